@@ -1,0 +1,3 @@
+from otelwatch.cli import main
+
+raise SystemExit(main())

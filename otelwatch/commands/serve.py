@@ -1,0 +1,85 @@
+"""``otelwatch serve``: listeners and store without the dashboard."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import time
+from types import FrameType
+
+from otelwatch import __version__
+from otelwatch.commands.common import add_listen_options, fail, settings_from
+from otelwatch.ingest.errors import BindError
+from otelwatch.runtime import Runtime
+from otelwatch.store.errors import StoreError
+
+NAME = "serve"
+PROGRESS_EVERY_S = 5.0
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the sub-command."""
+    parser = subparsers.add_parser(
+        NAME,
+        help="receive OTLP and store it, without the dashboard",
+        description="Receive OTLP on gRPC and HTTP and store it. Ctrl-C (or SIGTERM) drains and "
+        "stops.",
+    )
+    add_listen_options(parser)
+    parser.add_argument("-q", "--quiet", action="store_true", help="print nothing while running")
+    parser.set_defaults(run=run)
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until SIGINT or SIGTERM, then drain and report what was stored."""
+    settings = settings_from(args)
+    runtime = Runtime(settings)
+    try:
+        runtime.start()
+    except (StoreError, BindError) as exc:
+        return fail(str(exc))
+    assert runtime.receiver is not None
+    _say(f"otelwatch {__version__}")
+    _say(f"  OTLP/gRPC  {runtime.grpc_address}")
+    _say(f"  OTLP/HTTP  http://{runtime.http_address}")
+    _say(f"  database   {settings.db_label}")
+    _say('Point Claude Code here with: eval "$(otelwatch env)"   Ctrl-C stops.')
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            # Everything acknowledged is already committed, so a forced exit loses nothing.
+            os._exit(130)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    last = runtime.receiver.stats()
+    while not stop.wait(PROGRESS_EVERY_S):
+        now = runtime.receiver.stats()
+        if not args.quiet and now.items != last.items:
+            _say(
+                f"{time.strftime('%H:%M:%S')}  +{now.spans - last.spans} spans  "
+                f"+{now.log_events - last.log_events} events  "
+                f"+{now.metric_points - last.metric_points} metric points"
+            )
+        last = now
+
+    print("stopping: writing what is queued…", file=sys.stderr, flush=True)
+    runtime.stop()
+    total = runtime.receiver.stats()
+    _say(
+        f"stored {total.spans} spans, {total.log_events} events and {total.metric_points} "
+        f"metric points from {total.requests} requests"
+        + (f"; refused {total.rejected_items} items" if total.rejected_items else "")
+    )
+    return 0

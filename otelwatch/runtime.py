@@ -1,0 +1,137 @@
+"""Wires the store, the writer, the receiver and the listeners; owns start and stop order.
+
+Start: open (and migrate) the database, start the writer, then bind the listeners, so nothing is
+accepted before it can be stored. Stop, the other way round, so nothing acknowledged is lost:
+the receiver refuses new requests and waits for those in progress (each returns only after its
+commit), the listeners close, the writer drains what is left, and the database is closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from otelwatch.ingest.grpc_server import GrpcListener
+from otelwatch.ingest.http_server import HttpListener
+from otelwatch.ingest.limits import Limits
+from otelwatch.ingest.receiver import Receiver, Recorder
+from otelwatch.store import database
+from otelwatch.store.reader import Reader
+from otelwatch.store.writer import Committed, Writer
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_GRPC_PORT = 4317
+DEFAULT_HTTP_PORT = 4318
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the runtime needs to know from the command line."""
+
+    db: str = field(default_factory=lambda: str(database.default_path()))
+    host: str = DEFAULT_HOST
+    grpc_port: int = DEFAULT_GRPC_PORT
+    http_port: int = DEFAULT_HTTP_PORT
+    listen: bool = True
+    read_only: bool = False
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def db_label(self) -> str:
+        """The database as shown to the user."""
+        return "in memory" if self.db == database.MEMORY else str(Path(self.db).expanduser())
+
+
+class Runtime:
+    """One running otelwatch: database, writer, receiver and (unless told not to) listeners."""
+
+    def __init__(self, settings: Settings, recorder: Recorder | None = None) -> None:
+        self.settings = settings
+        self._recorder = recorder
+        self._subscribers: list[Callable[[Committed], None]] = []
+        self._lock = threading.Lock()
+        self.conn: duckdb.DuckDBPyConnection | None = None
+        self.writer: Writer | None = None
+        self.receiver: Receiver | None = None
+        self.grpc: GrpcListener | None = None
+        self.http: HttpListener | None = None
+        self._stopped = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Open the store and start listening. On failure, undoes what it started and raises.
+
+        Raises ``DatabaseLocked``/``DatabaseError`` for the database and ``BindError`` for a
+        port that cannot be bound.
+        """
+        try:
+            self.conn = database.connect(self.settings.db, read_only=self.settings.read_only)
+            if self.settings.read_only:
+                return
+            self.writer = Writer(self.conn, on_commit=self._committed)
+            self.writer.start()
+            self.receiver = Receiver(self.writer, recorder=self._recorder)
+            if self.settings.listen:
+                limits = self.settings.limits
+                self.grpc = GrpcListener(
+                    self.receiver, self.settings.host, self.settings.grpc_port, limits
+                )
+                self.http = HttpListener(
+                    self.receiver, self.settings.host, self.settings.http_port, limits
+                )
+                self.grpc.start()
+                self.http.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Drain and close everything. Safe to call twice and after a failed start."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        if self.receiver is not None and not self.receiver.close(timeout):
+            log.warning("requests still in progress after %.0f s", timeout)
+        if self.http is not None:
+            self.http.stop()
+        if self.grpc is not None:
+            self.grpc.stop(grace=1.0)
+        if self.writer is not None:
+            self.writer.close(timeout)
+        if self.conn is not None:
+            self.conn.close()
+
+    # ------------------------------------------------------------------ wiring
+
+    def subscribe(self, callback: Callable[[Committed], None]) -> None:
+        """Call ``callback`` (on the writer thread) after every commit."""
+        self._subscribers.append(callback)
+
+    def _committed(self, committed: Committed) -> None:
+        for callback in list(self._subscribers):
+            callback(committed)
+
+    def reader(self) -> Reader:
+        """A reader over this runtime's database."""
+        if self.conn is None:
+            raise RuntimeError("the runtime is not started")
+        return Reader(self.conn)
+
+    @property
+    def grpc_address(self) -> str | None:
+        """``host:port`` of the gRPC listener, with the port actually bound."""
+        return f"{self.grpc.host}:{self.grpc.port}" if self.grpc else None
+
+    @property
+    def http_address(self) -> str | None:
+        """``host:port`` of the HTTP listener, with the port actually bound."""
+        return f"{self.http.host}:{self.http.port}" if self.http else None

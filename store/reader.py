@@ -1,0 +1,34 @@
+"""Every read the application makes, as named queries returning small frozen results.
+
+A :class:`Reader` may be used from any thread: each call takes its own cursor on the shared
+database, because a DuckDB connection must not be used by two threads at once. Callers never see
+SQL or a cursor.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from otelwatch.store.models import TableCounts
+
+
+class Reader:
+    """Named read queries over one open database."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
+        self._conn = conn
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        return self._conn.cursor()
+
+    def table_counts(self) -> TableCounts:
+        """Row counts of the four data tables."""
+        with self._cursor() as cur:
+            row = cur.execute(
+                """
+                SELECT (SELECT count(*) FROM spans), (SELECT count(*) FROM log_events),
+                       (SELECT count(*) FROM metric_points), (SELECT count(*) FROM resources)
+                """
+            ).fetchone()
+        assert row is not None
+        return TableCounts(*(int(v) for v in row))

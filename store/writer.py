@@ -1,0 +1,426 @@
+"""The single writer: group commit, acknowledged only after the data is on disk.
+
+Every export request becomes one :class:`~otelwatch.store.rows.RowBatch`. Request handlers call
+:meth:`Writer.write`, which queues the batch and blocks until it is committed. The writer thread
+takes everything queued, inserts it as one Arrow table per table in one transaction, commits, and
+only then releases the waiting handlers. So an OK sent to an exporter always means the data is in
+the database file, and a crash loses nothing that was acknowledged.
+
+Under load groups grow by themselves (everything that arrived during the previous commit goes into
+the next one), so there is no timer between commits and no added latency at low rates.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from otelwatch.store.errors import BatchRejected, StoreError, StoreFull, StoreUnavailable
+from otelwatch.store.recent import RecentKeys
+from otelwatch.store.rows import (
+    LOG_EVENT_COLUMNS,
+    METRIC_MONOTONIC,
+    METRIC_POINT_COLUMNS,
+    METRIC_SERIES_KEY,
+    METRIC_START_NS,
+    METRIC_TEMPORALITY,
+    METRIC_TIME_NS,
+    METRIC_TYPE,
+    METRIC_VALUE,
+    RESOURCE_COLUMNS,
+    SPAN_COLUMNS,
+    SPAN_SPAN_ID,
+    SPAN_TRACE_ID,
+    LogEventRow,
+    MetricPointRow,
+    ResourceRow,
+    RowBatch,
+    SpanRow,
+)
+from otelwatch.store.temporality import CumulativeTracker, SeriesState, cumulative_increase
+
+log = logging.getLogger(__name__)
+
+_STRING = pa.string()
+_INT64 = pa.int64()
+_FLOAT64 = pa.float64()
+
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "start_ns": _INT64,
+    "end_ns": _INT64,
+    "duration_ns": _INT64,
+    "received_ns": _INT64,
+    "first_seen_ns": _INT64,
+    "time_ns": _INT64,
+    "observed_ns": _INT64,
+    "severity_number": pa.int32(),
+    "input_tokens": _INT64,
+    "output_tokens": _INT64,
+    "cache_read_tokens": _INT64,
+    "cache_creation_tokens": _INT64,
+    "event_sequence": _INT64,
+    "cost_usd": _FLOAT64,
+    "duration_ms": _FLOAT64,
+    "value": _FLOAT64,
+    "increase": _FLOAT64,
+    "sum": _FLOAT64,
+    "min": _FLOAT64,
+    "max": _FLOAT64,
+    "count": _INT64,
+    "success": pa.bool_(),
+    "is_monotonic": pa.bool_(),
+    "bucket_counts": pa.list_(_INT64),
+    "explicit_bounds": pa.list_(_FLOAT64),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """What one commit wrote; passed to the ``on_commit`` callback after the commit."""
+
+    spans: int
+    log_events: int
+    metric_points: int
+    resources: int
+    requests: int
+    seconds: float
+
+    @property
+    def tables(self) -> frozenset[str]:
+        """Names of the tables that received rows."""
+        counts = {
+            "spans": self.spans,
+            "log_events": self.log_events,
+            "metric_points": self.metric_points,
+            "resources": self.resources,
+        }
+        return frozenset(name for name, n in counts.items() if n)
+
+    @property
+    def items(self) -> int:
+        """Spans, log events and metric points written."""
+        return self.spans + self.log_events + self.metric_points
+
+
+@dataclass(slots=True)
+class _Pending:
+    batch: RowBatch
+    future: Future[None]
+
+
+_STOP = object()
+
+
+class Writer:
+    """Owns the write connection; the only code that writes to the database.
+
+    ``max_queued_items`` bounds memory: when that many items wait, :meth:`write` raises
+    :class:`StoreFull` at once so the exporter retries later instead of waiting on a time-out.
+    """
+
+    def __init__(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        *,
+        max_queued_items: int = 200_000,
+        max_items_per_commit: int = 50_000,
+        on_commit: Callable[[Committed], None] | None = None,
+        recent_capacity: int = 400_000,
+    ) -> None:
+        self._conn = conn
+        self._max_queued = max_queued_items
+        self._max_per_commit = max_items_per_commit
+        self._on_commit = on_commit
+        self._queue: deque[_Pending | object] = deque()
+        self._queued_items = 0
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="otelwatch-writer", daemon=True)
+        self._seen_spans = RecentKeys(recent_capacity)
+        self._seen_logs = RecentKeys(recent_capacity)
+        self._seen_points = RecentKeys(recent_capacity)
+        self._known_resources: set[str] = {
+            row[0] for row in conn.execute("SELECT resource_id FROM resources").fetchall()
+        }
+        self._cumulative = CumulativeTracker(self._lookup_series)
+        self.committed_items = 0
+        self.duplicates_dropped = 0
+
+    # ------------------------------------------------------------------ public API
+
+    def start(self) -> None:
+        """Start the writer thread."""
+        self._thread.start()
+
+    def submit(self, batch: RowBatch) -> Future[None]:
+        """Queue ``batch``; the future completes when it is committed (or fails).
+
+        Raises :class:`StoreFull` when the queue is over its bound and :class:`StoreUnavailable`
+        once the writer is closing. An empty queue always takes a batch, however large.
+        """
+        future: Future[None] = Future()
+        with self._cond:
+            if self._closed:
+                raise StoreUnavailable("otelwatch is shutting down")
+            if self._queued_items and self._queued_items + batch.item_count > self._max_queued:
+                raise StoreFull(f"{self._queued_items} items are waiting to be written")
+            self._queue.append(_Pending(batch, future))
+            self._queued_items += batch.item_count
+            self._cond.notify()
+        return future
+
+    def write(self, batch: RowBatch, timeout: float | None = None) -> None:
+        """Queue ``batch`` and wait until it is committed. Raises what the commit raised."""
+        self.submit(batch).result(timeout)
+
+    @property
+    def queued_items(self) -> int:
+        """Items waiting to be written."""
+        return self._queued_items
+
+    def close(self, timeout: float | None = 30.0) -> None:
+        """Refuse new batches, write everything already queued, and stop the thread."""
+        with self._cond:
+            if not self._closed:
+                self._closed = True
+                self._queue.append(_STOP)
+                self._cond.notify()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    # ------------------------------------------------------------------ the thread
+
+    def _run(self) -> None:
+        while True:
+            group, stop = self._take_group()
+            if group:
+                self._commit_group(group)
+            if stop:
+                return
+
+    def _take_group(self) -> tuple[list[_Pending], bool]:
+        with self._cond:
+            while not self._queue:
+                self._cond.wait()
+            group: list[_Pending] = []
+            items = 0
+            while self._queue and items < self._max_per_commit:
+                head = self._queue[0]
+                if head is _STOP:
+                    self._queue.popleft()
+                    return group, True
+                assert isinstance(head, _Pending)
+                self._queue.popleft()
+                group.append(head)
+                items += head.batch.item_count
+            self._queued_items -= items
+            return group, False
+
+    def _commit_group(self, group: list[_Pending]) -> None:
+        try:
+            committed = self._insert([p.batch for p in group])
+        except duckdb.Error as exc:
+            if len(group) > 1:
+                # One bad request must not fail its neighbours: write them one by one.
+                for pending in group:
+                    self._commit_group([pending])
+                return
+            self._fail(group[0], exc)
+            return
+        except Exception as exc:  # a bug must fail the request, never kill the writer
+            log.exception("writer failed")
+            for pending in group:
+                pending.future.set_exception(StoreUnavailable(f"internal error: {exc}"))
+            return
+        for pending in group:
+            pending.future.set_result(None)
+        self.committed_items += committed.items
+        if self._on_commit is not None and (committed.items or committed.resources):
+            try:
+                self._on_commit(committed)
+            except Exception:
+                log.exception("on_commit callback failed")
+
+    def _fail(self, pending: _Pending, exc: duckdb.Error) -> None:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        error: StoreError
+        if isinstance(exc, duckdb.ConversionException | duckdb.InvalidInputException):
+            error = BatchRejected(f"the data could not be stored: {message}")
+        else:
+            error = StoreUnavailable(f"the database refused the write: {message}")
+        log.warning("%s", error)
+        pending.future.set_exception(error)
+
+    # ------------------------------------------------------------------ one transaction
+
+    def _insert(self, batches: Sequence[RowBatch]) -> Committed:
+        started = time.perf_counter()
+        resources: list[ResourceRow] = []
+        new_resource_ids: set[str] = set()
+        spans: list[SpanRow] = []
+        logs: list[LogEventRow] = []
+        points: list[MetricPointRow] = []
+        span_keys: list[tuple[str, str]] = []
+        log_keys: list[tuple[Any, ...]] = []
+        point_keys: list[tuple[str, int, int]] = []
+        seen_spans, seen_logs, seen_points = self._seen_spans, self._seen_logs, self._seen_points
+        batch_span_keys: set[tuple[str, str]] = set()
+        batch_log_keys: set[tuple[Any, ...]] = set()
+        batch_point_keys: set[tuple[str, int, int]] = set()
+        dropped = 0
+
+        for batch in batches:
+            for rid, resource in batch.resources.items():
+                if rid not in self._known_resources and rid not in new_resource_ids:
+                    new_resource_ids.add(rid)
+                    resources.append(resource)
+            for span in batch.spans:
+                skey = (span[SPAN_TRACE_ID], span[SPAN_SPAN_ID])
+                if skey in batch_span_keys or skey in seen_spans:
+                    dropped += 1
+                    continue
+                batch_span_keys.add(skey)
+                span_keys.append(skey)
+                spans.append(span)
+            for event in batch.log_events:
+                lkey = event[:2] + event[3:]  # everything but received_ns
+                if lkey in batch_log_keys or lkey in seen_logs:
+                    dropped += 1
+                    continue
+                batch_log_keys.add(lkey)
+                log_keys.append(lkey)
+                logs.append(event)
+            for point in batch.metric_points:
+                pkey = (point[METRIC_SERIES_KEY], point[METRIC_START_NS], point[METRIC_TIME_NS])
+                if pkey in batch_point_keys or pkey in seen_points:
+                    dropped += 1
+                    continue
+                batch_point_keys.add(pkey)
+                point_keys.append(pkey)
+                points.append(point)
+
+        increases, series_changes = self._increases(points)
+
+        conn = self._conn
+        conn.execute("BEGIN")
+        try:
+            if resources:
+                _append(conn, "resources", RESOURCE_COLUMNS, resources)
+            if spans:
+                _append(conn, "spans", SPAN_COLUMNS, spans)
+            if logs:
+                _append(conn, "log_events", LOG_EVENT_COLUMNS, logs)
+            if points:
+                _append(
+                    conn,
+                    "metric_points",
+                    (*METRIC_POINT_COLUMNS, "increase"),
+                    points,
+                    extra=increases,
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            try:
+                conn.execute("ROLLBACK")
+            except duckdb.Error:
+                log.exception("rollback failed")
+            raise
+
+        # Only what is on disk may be remembered.
+        self._known_resources |= new_resource_ids
+        for skey in span_keys:
+            seen_spans.add(skey)
+        for lkey in log_keys:
+            seen_logs.add(lkey)
+        for pkey in point_keys:
+            seen_points.add(pkey)
+        self._cumulative.update(series_changes)
+        self.duplicates_dropped += dropped
+        return Committed(
+            spans=len(spans),
+            log_events=len(logs),
+            metric_points=len(points),
+            resources=len(resources),
+            requests=len(batches),
+            seconds=time.perf_counter() - started,
+        )
+
+    def _increases(
+        self, points: list[MetricPointRow]
+    ) -> tuple[list[float | None], dict[str, SeriesState]]:
+        """``increase`` for each point, and the cumulative series states after them."""
+        cumulative_keys = [
+            p[METRIC_SERIES_KEY]
+            for p in points
+            if p[METRIC_TYPE] == "sum" and p[METRIC_TEMPORALITY] == "cumulative"
+        ]
+        if cumulative_keys:
+            self._cumulative.prefetch(cumulative_keys)
+        increases: list[float | None] = []
+        changes: dict[str, SeriesState] = {}
+        for p in points:
+            value = p[METRIC_VALUE]
+            if p[METRIC_TYPE] != "sum" or value is None:
+                increases.append(None)
+            elif p[METRIC_TEMPORALITY] == "cumulative":
+                key = p[METRIC_SERIES_KEY]
+                previous = changes.get(key) or self._cumulative.get(key)
+                increase, state = cumulative_increase(
+                    previous,
+                    p[METRIC_START_NS],
+                    p[METRIC_TIME_NS],
+                    value,
+                    bool(p[METRIC_MONOTONIC]),
+                )
+                if state is not None:
+                    changes[key] = state
+                increases.append(increase)
+            else:
+                increases.append(value)
+        return increases, changes
+
+    def _lookup_series(self, keys: list[str]) -> dict[str, SeriesState]:
+        rows = self._conn.execute(
+            """
+            SELECT series_key, arg_max(start_ns, time_ns), max(time_ns), arg_max(value, time_ns)
+            FROM metric_points
+            WHERE metric_type = 'sum' AND temporality = 'cumulative'
+              AND series_key IN (SELECT unnest(?::VARCHAR[]))
+            GROUP BY series_key
+            """,
+            [keys],
+        ).fetchall()
+        return {key: SeriesState(int(start), int(t), float(v)) for key, start, t, v in rows}
+
+
+def _append(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    extra: list[Any] | None = None,
+) -> None:
+    """Insert ``rows`` (tuples in ``columns`` order) as one Arrow table."""
+    transposed: list[Sequence[Any]] = list(zip(*rows, strict=True))
+    if extra is not None:
+        transposed.append(extra)
+    arrays = [
+        pa.array(values, type=_ARROW_TYPES.get(name, _STRING))
+        for name, values in zip(columns, transposed, strict=True)
+    ]
+    arrow = pa.Table.from_arrays(arrays, names=list(columns))
+    column_list = ", ".join(f'"{c}"' for c in columns)
+    conn.register("_otelwatch_rows", arrow)
+    try:
+        conn.execute(f"INSERT INTO {table} ({column_list}) SELECT * FROM _otelwatch_rows")
+    finally:
+        conn.unregister("_otelwatch_rows")

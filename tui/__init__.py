@@ -1,0 +1,4 @@
+"""The Textual dashboard.
+
+Reads through the store's Reader; imports neither DuckDB, gRPC nor ingest.
+"""
