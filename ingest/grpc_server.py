@@ -8,6 +8,7 @@ and enforces the size limit, both on the wire and after decompression.
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -66,6 +67,20 @@ def _abort(
     context.abort(code, message)
 
 
+def _check_bindable(host: str, port: int, address: str) -> None:
+    """Bind the address once from Python, to report a taken port with the system's reason.
+
+    gRPC would only say that binding failed, after printing its own log line on stderr.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise BindError(f"cannot listen on {address} (gRPC): {exc.strerror or exc}") from exc
+
+
 class GrpcListener:
     """A started gRPC server bound to ``host:port``; ``port`` is the one actually bound."""
 
@@ -90,6 +105,8 @@ class GrpcListener:
             ],
         )
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        if port:
+            _check_bindable(host, port, address)
         try:
             self.port = self._server.add_insecure_port(address)
         except RuntimeError as exc:

@@ -41,7 +41,8 @@ _TEMPORALITY_NAMES = {
 def load(body: bytes) -> Any:
     """Parse the JSON text of a request, refusing what is not UTF-8 JSON."""
     try:
-        document = json.loads(body)
+        # Decoded here, not by json.loads: given bytes it would also guess UTF-16 and UTF-32.
+        document = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
         raise DecodeError("the body is not valid UTF-8") from None
     except RecursionError:

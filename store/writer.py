@@ -310,30 +310,17 @@ class Writer:
 
         increases, series_changes = self._increases(points)
 
-        conn = self._conn
-        conn.execute("BEGIN")
-        try:
-            if resources:
-                _append(conn, "resources", RESOURCE_COLUMNS, resources)
-            if spans:
-                _append(conn, "spans", SPAN_COLUMNS, spans)
-            if logs:
-                _append(conn, "log_events", LOG_EVENT_COLUMNS, logs)
-            if points:
-                _append(
-                    conn,
-                    "metric_points",
-                    (*METRIC_POINT_COLUMNS, "increase"),
-                    points,
-                    extra=increases,
-                )
-            conn.execute("COMMIT")
-        except BaseException:
-            try:
-                conn.execute("ROLLBACK")
-            except duckdb.Error:
-                log.exception("rollback failed")
-            raise
+        inserts: list[tuple[str, Sequence[str], pa.Table]] = []
+        if resources:
+            inserts.append(("resources", RESOURCE_COLUMNS, _arrow(RESOURCE_COLUMNS, resources)))
+        if spans:
+            inserts.append(("spans", SPAN_COLUMNS, _arrow(SPAN_COLUMNS, spans)))
+        if logs:
+            inserts.append(("log_events", LOG_EVENT_COLUMNS, _arrow(LOG_EVENT_COLUMNS, logs)))
+        if points:
+            columns = (*METRIC_POINT_COLUMNS, "increase")
+            inserts.append(("metric_points", columns, _arrow(columns, points, extra=increases)))
+        self._run_transaction(inserts)
 
         # Only what is on disk may be remembered.
         self._known_resources |= new_resource_ids
@@ -353,6 +340,34 @@ class Writer:
             requests=len(batches),
             seconds=time.perf_counter() - started,
         )
+
+    def _run_transaction(self, inserts: list[tuple[str, Sequence[str], pa.Table]]) -> None:
+        """Insert every table in one transaction.
+
+        The Arrow tables are registered before BEGIN and unregistered after the transaction
+        ends: unregistering is a statement, and inside an aborted transaction it would fail and
+        hide the error that aborted it.
+        """
+        conn = self._conn
+        names = [f"_otelwatch_{table}" for table, _, _ in inserts]
+        for name, (_, _, arrow) in zip(names, inserts, strict=True):
+            conn.register(name, arrow)
+        try:
+            conn.execute("BEGIN")
+            try:
+                for name, (table, columns, _) in zip(names, inserts, strict=True):
+                    column_list = ", ".join(f'"{c}"' for c in columns)
+                    conn.execute(f"INSERT INTO {table} ({column_list}) SELECT * FROM {name}")
+                conn.execute("COMMIT")
+            except BaseException:
+                try:
+                    conn.execute("ROLLBACK")
+                except duckdb.Error:
+                    log.exception("rollback failed")
+                raise
+        finally:
+            for name in names:
+                conn.unregister(name)
 
     def _increases(
         self, points: list[MetricPointRow]
@@ -402,14 +417,10 @@ class Writer:
         return {key: SeriesState(int(start), int(t), float(v)) for key, start, t, v in rows}
 
 
-def _append(
-    conn: duckdb.DuckDBPyConnection,
-    table: str,
-    columns: Sequence[str],
-    rows: Sequence[tuple[Any, ...]],
-    extra: list[Any] | None = None,
-) -> None:
-    """Insert ``rows`` (tuples in ``columns`` order) as one Arrow table."""
+def _arrow(
+    columns: Sequence[str], rows: Sequence[tuple[Any, ...]], extra: list[Any] | None = None
+) -> pa.Table:
+    """``rows`` (tuples in ``columns`` order) as one Arrow table."""
     transposed: list[Sequence[Any]] = list(zip(*rows, strict=True))
     if extra is not None:
         transposed.append(extra)
@@ -417,10 +428,4 @@ def _append(
         pa.array(values, type=_ARROW_TYPES.get(name, _STRING))
         for name, values in zip(columns, transposed, strict=True)
     ]
-    arrow = pa.Table.from_arrays(arrays, names=list(columns))
-    column_list = ", ".join(f'"{c}"' for c in columns)
-    conn.register("_otelwatch_rows", arrow)
-    try:
-        conn.execute(f"INSERT INTO {table} ({column_list}) SELECT * FROM _otelwatch_rows")
-    finally:
-        conn.unregister("_otelwatch_rows")
+    return pa.Table.from_arrays(arrays, names=list(columns))
