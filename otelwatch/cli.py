@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from otelwatch import __version__
-from otelwatch.commands import env, serve
+from otelwatch.commands import dashboard, env, serve
 
 # Each sub-command is a module with NAME, add_parser() and run(); list new ones here.
 COMMANDS = (serve, env)
@@ -27,11 +27,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="otelwatch",
         description="Watch what an AI coding agent does and costs: a local OpenTelemetry "
-        "receiver, DuckDB store and terminal dashboard.",
+        "receiver, DuckDB store and terminal dashboard. Without a COMMAND, runs the dashboard.",
     )
     parser.add_argument("--version", action="version", version=f"otelwatch {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    # Without a command, otelwatch runs the dashboard; its options sit on the top level.
+    dashboard.add_arguments(parser)
+    parser.set_defaults(run=dashboard.run)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in COMMANDS:
         command.add_parser(subparsers)
     return parser

@@ -2,24 +2,17 @@
 
 A :class:`Reader` may be used from any thread: each call takes its own cursor on the shared
 database, because a DuckDB connection must not be used by two threads at once. Callers never see
-SQL or a cursor.
+SQL or a cursor. The queries live in ``store/queries/``, one module per area.
 """
 
 from __future__ import annotations
 
-import duckdb
-
 from otelwatch.store.models import TableCounts
+from otelwatch.store.queries.events import EventQueries
 
 
-class Reader:
+class Reader(EventQueries):
     """Named read queries over one open database."""
-
-    def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
-        self._conn = conn
-
-    def _cursor(self) -> duckdb.DuckDBPyConnection:
-        return self._conn.cursor()
 
     def table_counts(self) -> TableCounts:
         """Row counts of the four data tables."""

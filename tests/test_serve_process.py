@@ -194,7 +194,8 @@ def test_port_in_use_is_a_one_line_error(tmp_path: Path, flag: str) -> None:
         ["serve", "--max-request-size", "lots"],
         ["env", "--protocol", "carrier-pigeon"],
         ["no-such-command"],
-        [],
+        ["--no-such-flag"],
+        ["--db"],
     ],
 )
 def test_bad_arguments_are_one_line_and_exit_2(args: list[str]) -> None:

@@ -1,0 +1,88 @@
+"""Plain ``otelwatch``: the listeners, the store and the dashboard in one process."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import platformdirs
+
+from otelwatch.claude_env import claude_code_env, export_lines
+from otelwatch.commands.common import add_listen_options, fail, settings_from
+from otelwatch.ingest.errors import BindError
+from otelwatch.runtime import Runtime
+from otelwatch.store.errors import StoreError
+from otelwatch.tui.app import OtelwatchApp
+from otelwatch.tui.feed import CommitFeed
+from otelwatch.tui.header import AppInfo
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The dashboard's options, on the top-level parser."""
+    add_listen_options(parser)
+    parser.add_argument(
+        "--no-listen",
+        action="store_true",
+        help="browse the database read-only, without opening any port",
+    )
+
+
+def app_info(runtime: Runtime) -> AppInfo:
+    """What the header and the empty state say about this instance."""
+    settings = runtime.settings
+    connect: tuple[str, ...] = ()
+    if runtime.grpc is not None and runtime.http is not None:
+        connect = tuple(
+            export_lines(
+                claude_code_env(
+                    host=settings.host, grpc_port=runtime.grpc.port, http_port=runtime.http.port
+                )
+            )
+        )
+    return AppInfo(
+        db_label=settings.db_label,
+        grpc_address=runtime.grpc_address,
+        http_address=runtime.http_address,
+        read_only=settings.read_only,
+        connect_lines=connect,
+    )
+
+
+def log_to_file() -> Path:
+    """Send log records to a file: on stderr they would be drawn over the dashboard."""
+    path = Path(platformdirs.user_log_dir("otelwatch", appauthor=False)) / "otelwatch.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for previous in list(root.handlers):
+        root.removeHandler(previous)
+    root.addHandler(handler)
+    return path
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start the runtime, run the app until it quits, then drain and close."""
+    settings = settings_from(args, listen=not args.no_listen)
+    if args.no_listen:
+        settings = replace(settings, read_only=True)
+    runtime = Runtime(settings)
+    try:
+        runtime.start()
+    except (StoreError, BindError) as exc:
+        return fail(str(exc))
+    feed = None if settings.read_only else CommitFeed()
+    if feed is not None:
+        runtime.subscribe(lambda committed: feed.notify(committed.tables, committed.items))
+    log_to_file()
+    app = OtelwatchApp(runtime.reader(), app_info(runtime), feed=feed, handle_sigterm=True)
+    try:
+        app.run()
+    finally:
+        if not settings.read_only:
+            print("otelwatch: writing what is queued…", file=sys.stderr, flush=True)
+        runtime.stop()
+    return 0

@@ -1,0 +1,140 @@
+"""The event stream: log events newest first, and one event in full."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from otelwatch.store.queries.base import QueryBase, like_pattern
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """One line of the event stream."""
+
+    key: int
+    time_ns: int
+    session_id: str | None
+    event_name: str | None
+    tool_name: str | None
+    model: str | None
+    duration_ms: float | None
+    cost_usd: float | None
+    success: bool | None
+    decision: str | None
+    detail: str | None
+    """A short word on what happened: an error, a decision's source, a prompt's length."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventDetail:
+    """Everything stored about one event."""
+
+    key: int
+    time_ns: int
+    observed_ns: int
+    received_ns: int
+    session_id: str | None
+    prompt_id: str | None
+    event_name: str | None
+    severity_number: int
+    severity_text: str | None
+    body: str | None
+    trace_id: str | None
+    span_id: str | None
+    service_name: str | None
+    scope_name: str | None
+    attributes: dict[str, Any]
+    resource: dict[str, Any]
+
+
+# What the `detail` column says for each kind of event.
+_DETAIL = """
+    CASE event_name
+        WHEN 'api_error' THEN coalesce(attributes->>'status_code', '') || ' '
+            || coalesce(attributes->>'error', '')
+        WHEN 'api_retries_exhausted' THEN 'after ' || coalesce(attributes->>'total_attempts', '?')
+            || ' attempts'
+        WHEN 'tool_decision' THEN attributes->>'source'
+        WHEN 'tool_result' THEN attributes->>'error'
+        WHEN 'user_prompt' THEN coalesce(nullif(attributes->>'prompt', '<REDACTED>'),
+            (attributes->>'prompt_length') || ' chars')
+        WHEN 'api_refusal' THEN 'refused'
+        ELSE NULL
+    END
+"""
+
+
+class EventQueries(QueryBase):
+    """Queries of the Events view."""
+
+    def events(
+        self, *, session_id: str | None = None, text: str = "", limit: int = 500
+    ) -> list[EventRow]:
+        """The newest events, optionally of one session and matching ``text``.
+
+        ``text`` matches the event name, tool, model or session id, or anywhere in the
+        attributes (slower: it reads the JSON).
+        """
+        where = ["TRUE"]
+        params: list[Any] = []
+        if session_id:
+            where.append("session_id = ?")
+            params.append(session_id)
+        if text:
+            where.append(
+                "(event_name ILIKE ? ESCAPE '\\' OR tool_name ILIKE ? ESCAPE '\\' "
+                "OR model ILIKE ? ESCAPE '\\' OR session_id ILIKE ? ESCAPE '\\' "
+                "OR body ILIKE ? ESCAPE '\\' OR CAST(attributes AS VARCHAR) ILIKE ? ESCAPE '\\')"
+            )
+            params.extend([like_pattern(text)] * 6)
+        params.append(limit)
+        with self._cursor() as cur:
+            rows = cur.execute(
+                f"""
+                SELECT rowid, time_ns, session_id, coalesce(event_name, body), tool_name, model,
+                       duration_ms, cost_usd, success, decision, {_DETAIL}
+                FROM log_events
+                WHERE {" AND ".join(where)}
+                ORDER BY time_ns DESC
+                LIMIT ?
+                """,
+                params,
+            ).fetchall()
+        return [EventRow(*row) for row in rows]
+
+    def event_detail(self, key: int) -> EventDetail | None:
+        """One event with every attribute and its resource; ``None`` if it is gone."""
+        with self._cursor() as cur:
+            row = cur.execute(
+                """
+                SELECT e.rowid, e.time_ns, e.observed_ns, e.received_ns, e.session_id,
+                       e.prompt_id, e.event_name, e.severity_number, e.severity_text, e.body,
+                       e.trace_id, e.span_id, e.service_name, e.scope_name, e.attributes,
+                       r.attributes
+                FROM log_events e LEFT JOIN resources r USING (resource_id)
+                WHERE e.rowid = ?
+                """,
+                [key],
+            ).fetchone()
+        if row is None:
+            return None
+        return EventDetail(
+            key=row[0],
+            time_ns=row[1],
+            observed_ns=row[2],
+            received_ns=row[3],
+            session_id=row[4],
+            prompt_id=row[5],
+            event_name=row[6],
+            severity_number=row[7],
+            severity_text=row[8],
+            body=row[9],
+            trace_id=row[10],
+            span_id=row[11],
+            service_name=row[12],
+            scope_name=row[13],
+            attributes=json.loads(row[14]) if row[14] else {},
+            resource=json.loads(row[15]) if row[15] else {},
+        )

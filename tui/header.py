@@ -1,0 +1,80 @@
+"""The status line at the top: where otelwatch listens, the database, ingest rate, filter, live."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from otelwatch.tui import format as fmt
+
+
+@dataclass(frozen=True, slots=True)
+class AppInfo:
+    """Facts about this otelwatch instance, from the command line and the runtime."""
+
+    db_label: str
+    grpc_address: str | None = None
+    http_address: str | None = None
+    read_only: bool = False
+    retention: str | None = None
+    connect_lines: tuple[str, ...] = ()
+
+
+class StatusHeader(Widget):
+    """One line: listeners · database · items/s · session filter · live or paused."""
+
+    # Styled in app.tcss, so the theme decides every colour.
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "status-header--brand",
+        "status-header--label",
+        "status-header--value",
+        "status-header--live",
+        "status-header--paused",
+        "status-header--static",
+    }
+
+    rate: reactive[float] = reactive(0.0)
+    session: reactive[str | None] = reactive(None)
+    live: reactive[bool] = reactive(True)
+
+    def __init__(self, info: AppInfo, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.info = info
+
+    def render(self) -> Text:
+        info = self.info
+        style = self.get_component_rich_style
+        label, value = style("status-header--label"), style("status-header--value")
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(" otelwatch ", style=style("status-header--brand"))
+        if info.grpc_address or info.http_address:
+            if info.grpc_address:
+                line.append("  gRPC ", style=label)
+                line.append(info.grpc_address, style=value)
+            if info.http_address:
+                line.append("  HTTP ", style=label)
+                line.append(info.http_address, style=value)
+        else:
+            line.append("  not listening", style=label)
+        line.append("  db ", style=label)
+        line.append(info.db_label + (" (read-only)" if info.read_only else ""), style=value)
+        if info.retention:
+            line.append("  keep ", style=label)
+            line.append(info.retention, style=value)
+        if not info.read_only:
+            line.append("  ")
+            line.append(f"{fmt.compact(self.rate)}/s", style=value if self.rate else label)
+        line.append("  session ", style=label)
+        line.append(fmt.short_id(self.session) if self.session else "all", style=value)
+        line.append("  ")
+        if info.read_only:
+            line.append("■ static", style=style("status-header--static"))
+        elif self.live:
+            line.append("● live", style=style("status-header--live"))
+        else:
+            line.append("‖ paused", style=style("status-header--paused"))
+        return line
