@@ -14,10 +14,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 
+from otelwatch.ingest.auth import BearerAuth
 from otelwatch.ingest.errors import BindError, DecodeError
 from otelwatch.ingest.limits import Limits
 from otelwatch.ingest.receiver import Encoding, Receiver, Signal
 from otelwatch.ingest.rpc_status import status_proto
+from otelwatch.ingest.tls import ServerTls
 from otelwatch.store.errors import BatchRejected, StoreFull, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -37,8 +39,17 @@ MAX_CONCURRENT_RPCS = 256
 Handler = Callable[[bytes, grpc.ServicerContext], bytes]
 
 
-def _export_handler(receiver: Receiver, signal: Signal) -> Handler:
+def _authorization(context: grpc.ServicerContext) -> str | None:
+    for key, value in context.invocation_metadata():
+        if key == "authorization" and isinstance(value, str):
+            return value
+    return None
+
+
+def _export_handler(receiver: Receiver, signal: Signal, auth: BearerAuth | None) -> Handler:
     def export(request: bytes, context: grpc.ServicerContext) -> bytes:
+        if auth is not None and not auth.allows(_authorization(context)):
+            _abort(context, grpc.StatusCode.UNAUTHENTICATED, "a valid bearer token is required")
         try:
             return receiver.export(signal, Encoding.PROTOBUF, request).response_proto()
         except DecodeError as exc:
@@ -82,13 +93,30 @@ def _check_bindable(host: str, port: int, address: str) -> None:
 
 
 class GrpcListener:
-    """A started gRPC server bound to ``host:port``; ``port`` is the one actually bound."""
+    """A started gRPC server bound to ``host:port``; ``port`` is the one actually bound.
 
-    def __init__(self, receiver: Receiver, host: str, port: int, limits: Limits) -> None:
+    With ``auth`` every call must carry ``authorization: Bearer <token>`` metadata
+    (``UNAUTHENTICATED`` otherwise); with ``tls`` the port speaks TLS only.
+    """
+
+    def __init__(
+        self,
+        receiver: Receiver,
+        host: str,
+        port: int,
+        limits: Limits,
+        *,
+        auth: BearerAuth | None = None,
+        tls: ServerTls | None = None,
+    ) -> None:
         handlers = [
             grpc.method_handlers_generic_handler(
                 service,
-                {"Export": grpc.unary_unary_rpc_method_handler(_export_handler(receiver, signal))},
+                {
+                    "Export": grpc.unary_unary_rpc_method_handler(
+                        _export_handler(receiver, signal, auth)
+                    )
+                },
             )
             for signal, service in SERVICES.items()
         ]
@@ -108,7 +136,10 @@ class GrpcListener:
         if port:
             _check_bindable(host, port, address)
         try:
-            self.port = self._server.add_insecure_port(address)
+            if tls is not None:
+                self.port = self._server.add_secure_port(address, tls.grpc_credentials())
+            else:
+                self.port = self._server.add_insecure_port(address)
         except RuntimeError as exc:
             raise BindError(
                 f"cannot listen on {address} (gRPC): address in use or unavailable"

@@ -4,15 +4,17 @@ Bodies are ``application/x-protobuf`` or ``application/json``, optionally gzip-c
 reply is the ``Export*ServiceResponse`` in the request's encoding; errors carry a
 ``google.rpc.Status`` body, as the OTLP specification asks.
 
-Every way a request can be wrong has its own answer: 400 malformed, 404 unknown path, 405 wrong
-method, 411 no length, 413 too large (compressed or not), 415 unsupported content type or
-encoding, 429 queue full (with ``Retry-After``), 503 cannot commit now.
+Every way a request can be wrong has its own answer: 400 malformed, 401 no valid bearer token
+(when one is required), 404 unknown path, 405 wrong method, 411 no length, 413 too large
+(compressed or not), 415 unsupported content type or encoding, 429 queue full (with
+``Retry-After``), 503 cannot commit now.
 """
 
 from __future__ import annotations
 
 import logging
 import socket
+import ssl
 import threading
 import zlib
 from http import HTTPStatus
@@ -20,10 +22,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from otelwatch.ingest.auth import CHALLENGE, BearerAuth
 from otelwatch.ingest.errors import BindError, DecodeError, PayloadTooLarge
 from otelwatch.ingest.limits import Limits
 from otelwatch.ingest.receiver import Encoding, Receiver, Signal
 from otelwatch.ingest.rpc_status import status_json, status_proto
+from otelwatch.ingest.tls import ServerTls
 from otelwatch.store.errors import BatchRejected, StoreFull, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -36,6 +40,7 @@ CONTENT_TYPES = {
 }
 # gRPC status codes used in the Status bodies.
 _INVALID_ARGUMENT, _RESOURCE_EXHAUSTED, _UNAVAILABLE, _UNIMPLEMENTED = 3, 8, 14, 12
+_UNAUTHENTICATED = 16
 # A connection idle this long is closed, so a client that stalls mid-request cannot hold a thread.
 IDLE_TIMEOUT_S = 30.0
 
@@ -77,6 +82,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         encoding = Encoding.JSON
         try:
+            self._authenticate()
             signal = self._signal()
             encoding = self._encoding()
             body = self._body()
@@ -109,6 +115,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.OK, "application/x-protobuf", result.response_proto())
 
     def _other_method(self) -> None:
+        try:
+            self._authenticate()
+        except _Refusal as unauthenticated:
+            self._refuse(unauthenticated, Encoding.JSON)
+            return
         path = urlsplit(self.path).path
         if path in PATHS:
             refusal = _Refusal(
@@ -124,6 +135,17 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _other_method
 
     # ------------------------------------------------------------------ request parts
+
+    def _authenticate(self) -> None:
+        """Refuse before reading (or decompressing) the body of a request without the token."""
+        auth = self.server.auth
+        if auth is not None and not auth.allows(self.headers.get("Authorization")):
+            self._drain_unread_body()
+            raise _Refusal(
+                HTTPStatus.UNAUTHORIZED,
+                "a valid bearer token is required",
+                headers=(("WWW-Authenticate", CHALLENGE),),
+            )
 
     def _signal(self) -> Signal:
         path = urlsplit(self.path).path
@@ -232,6 +254,7 @@ class _Handler(BaseHTTPRequestHandler):
             HTTPStatus.SERVICE_UNAVAILABLE: _UNAVAILABLE,
             HTTPStatus.NOT_FOUND: _UNIMPLEMENTED,
             HTTPStatus.METHOD_NOT_ALLOWED: _UNIMPLEMENTED,
+            HTTPStatus.UNAUTHORIZED: _UNAUTHENTICATED,
         }.get(refusal.status, _INVALID_ARGUMENT)
         if refusal.close:
             self.close_connection = True
@@ -284,11 +307,37 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True  # restart at once after a stop; two listeners still conflict
 
-    def __init__(self, address: tuple[str, int], receiver: Receiver, limits: Limits) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        receiver: Receiver,
+        limits: Limits,
+        auth: BearerAuth | None,
+        tls: ssl.SSLContext | None,
+    ) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.receiver = receiver
         self.limits = limits
+        self.auth = auth
+        self.tls = tls
         super().__init__(address, _Handler)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if self.tls is None:
+            super().finish_request(request, client_address)
+            return
+        # The handshake runs here, on the connection's own thread, not in accept(): a client
+        # that stalls mid-handshake then holds one thread until the time-out, never the listener.
+        request.settimeout(IDLE_TIMEOUT_S)
+        try:
+            secure = self.tls.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError) as exc:
+            log.debug("TLS handshake with %s failed: %s", client_address, exc)
+            return
+        try:
+            super().finish_request(secure, client_address)
+        finally:
+            self.shutdown_request(secure)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that hangs up mid-request is normal; anything else is logged, never printed.
@@ -296,11 +345,25 @@ class _Server(ThreadingHTTPServer):
 
 
 class HttpListener:
-    """A started OTLP/HTTP server bound to ``host:port``; ``port`` is the one actually bound."""
+    """A started OTLP/HTTP server bound to ``host:port``; ``port`` is the one actually bound.
 
-    def __init__(self, receiver: Receiver, host: str, port: int, limits: Limits) -> None:
+    With ``auth`` every request must carry ``Authorization: Bearer <token>`` (401 with
+    ``WWW-Authenticate`` otherwise); with ``tls`` the port speaks HTTPS only.
+    """
+
+    def __init__(
+        self,
+        receiver: Receiver,
+        host: str,
+        port: int,
+        limits: Limits,
+        *,
+        auth: BearerAuth | None = None,
+        tls: ServerTls | None = None,
+    ) -> None:
+        context = tls.ssl_context() if tls is not None else None
         try:
-            self._server = _Server((host, port), receiver, limits)
+            self._server = _Server((host, port), receiver, limits, auth, context)
         except OSError as exc:
             raise BindError(
                 f"cannot listen on {host}:{port} (HTTP): {exc.strerror or exc}"

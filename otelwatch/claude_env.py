@@ -6,6 +6,7 @@ Used by ``otelwatch env`` and by the dashboard's empty state, so both always say
 from __future__ import annotations
 
 import shlex
+from urllib.parse import quote
 
 PROTOCOLS = ("grpc", "http/protobuf", "http/json")
 
@@ -24,8 +25,14 @@ def claude_code_env(
     http_port: int,
     protocol: str = "grpc",
     auth_token: str | None = None,
+    tls: bool = False,
+    ca_file: str | None = None,
 ) -> list[tuple[str, str]]:
-    """The variables, in order, for Claude Code to send metrics, events and traces here."""
+    """The variables, in order, for Claude Code to send metrics, events and traces here.
+
+    ``tls`` makes the endpoint ``https``; ``ca_file`` is the CA (or self-signed certificate)
+    the client must trust to verify this listener.
+    """
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}")
     port = grpc_port if protocol == "grpc" else http_port
@@ -37,14 +44,22 @@ def claude_code_env(
         ("OTEL_LOGS_EXPORTER", "otlp"),
         ("OTEL_TRACES_EXPORTER", "otlp"),
         ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://{_client_host(host)}:{port}"),
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            f"{'https' if tls or ca_file else 'http'}://{_client_host(host)}:{port}",
+        ),
         # Claude Code's defaults (60 s metrics, 5 s events and spans) feel dead on a live screen.
         ("OTEL_METRIC_EXPORT_INTERVAL", "5000"),
         ("OTEL_LOGS_EXPORT_INTERVAL", "1000"),
         ("OTEL_TRACES_EXPORT_INTERVAL", "1000"),
     ]
+    if ca_file:
+        pairs.append(("OTEL_EXPORTER_OTLP_CERTIFICATE", ca_file))
     if auth_token:
-        pairs.append(("OTEL_EXPORTER_OTLP_HEADERS", f"Authorization=Bearer {auth_token}"))
+        # The variable's values are percent-encoded (W3C baggage format); the exporters decode
+        # "%20" back to the space between scheme and token.
+        header = f"Authorization=Bearer%20{quote(auth_token, safe='')}"
+        pairs.append(("OTEL_EXPORTER_OTLP_HEADERS", header))
     return pairs
 
 

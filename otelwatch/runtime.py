@@ -16,6 +16,8 @@ from pathlib import Path
 
 import duckdb
 
+from otelwatch.ingest import tls
+from otelwatch.ingest.auth import BearerAuth
 from otelwatch.ingest.grpc_server import GrpcListener
 from otelwatch.ingest.http_server import HttpListener
 from otelwatch.ingest.limits import Limits
@@ -42,6 +44,8 @@ class Settings:
     listen: bool = True
     read_only: bool = False
     limits: Limits = field(default_factory=Limits)
+    auth: BearerAuth | None = None
+    tls: tls.TlsFiles | None = None
 
     @property
     def db_label(self) -> str:
@@ -73,6 +77,12 @@ class Runtime:
         port that cannot be bound.
         """
         try:
+            # Unusable certificate files are found before anything is created or opened.
+            server_tls = (
+                tls.load(self.settings.tls)
+                if self.settings.tls is not None and self.settings.listen
+                else None
+            )
             self.conn = database.connect(self.settings.db, read_only=self.settings.read_only)
             if self.settings.read_only:
                 return
@@ -81,11 +91,22 @@ class Runtime:
             self.receiver = Receiver(self.writer, recorder=self._recorder)
             if self.settings.listen:
                 limits = self.settings.limits
+                auth = self.settings.auth
                 self.grpc = GrpcListener(
-                    self.receiver, self.settings.host, self.settings.grpc_port, limits
+                    self.receiver,
+                    self.settings.host,
+                    self.settings.grpc_port,
+                    limits,
+                    auth=auth,
+                    tls=server_tls,
                 )
                 self.http = HttpListener(
-                    self.receiver, self.settings.host, self.settings.http_port, limits
+                    self.receiver,
+                    self.settings.host,
+                    self.settings.http_port,
+                    limits,
+                    auth=auth,
+                    tls=server_tls,
                 )
                 self.grpc.start()
                 self.http.start()

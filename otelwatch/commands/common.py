@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import os
 import re
+import socket
 import sys
+from pathlib import Path
 
+from otelwatch.ingest.auth import BearerAuth, InvalidToken, check_token
 from otelwatch.ingest.limits import DEFAULT_MAX_REQUEST_BYTES, Limits
+from otelwatch.ingest.tls import TlsFiles
 from otelwatch.runtime import DEFAULT_GRPC_PORT, DEFAULT_HOST, DEFAULT_HTTP_PORT, Settings
 from otelwatch.store import database
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4}
+TOKEN_ENV = "OTELWATCH_AUTH_TOKEN"  # noqa: S105 (the name of a variable, not a secret)
+
+
+class OptionError(ValueError):
+    """Options that parse one by one but do not make sense together."""
 
 
 def port(text: str) -> int:
@@ -37,6 +48,39 @@ def size(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"size must be positive: {text!r}")
     return value
+
+
+def token(text: str) -> str:
+    """A bearer token usable in a header: visible ASCII, no spaces or commas."""
+    try:
+        return check_token(text)
+    except InvalidToken as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_auth_option(parser: argparse.ArgumentParser) -> None:
+    """``--auth-token TOKEN`` (default: ``$OTELWATCH_AUTH_TOKEN``)."""
+    parser.add_argument(
+        "--auth-token",
+        type=token,
+        default=None,
+        metavar="TOKEN",
+        help=f"require 'Authorization: Bearer TOKEN' from senders (default: ${TOKEN_ENV}; the "
+        "variable keeps the token out of the process list)",
+    )
+
+
+def auth_token(args: argparse.Namespace) -> str | None:
+    """The token from ``--auth-token`` or, failing that, the environment."""
+    if args.auth_token:
+        return str(args.auth_token)
+    from_env = os.environ.get(TOKEN_ENV, "").strip()
+    if not from_env:
+        return None
+    try:
+        return check_token(from_env)
+    except InvalidToken as exc:
+        raise OptionError(f"{TOKEN_ENV}: {exc}") from None
 
 
 def add_db_option(parser: argparse.ArgumentParser) -> None:
@@ -76,6 +120,17 @@ def add_listen_options(parser: argparse.ArgumentParser) -> None:
         metavar="SIZE",
         help="largest request accepted, compressed or decompressed (default: 20MiB)",
     )
+    add_auth_option(parser)
+    parser.add_argument(
+        "--tls-cert", type=Path, metavar="PEM", help="serve TLS on both ports with this certificate"
+    )
+    parser.add_argument("--tls-key", type=Path, metavar="PEM", help="the certificate's key")
+    parser.add_argument(
+        "--tls-client-ca",
+        type=Path,
+        metavar="PEM",
+        help="mutual TLS: require client certificates signed by this CA",
+    )
 
 
 def db_path(args: argparse.Namespace) -> str:
@@ -83,8 +138,20 @@ def db_path(args: argparse.Namespace) -> str:
     return str(args.db) if args.db else str(database.default_path())
 
 
+def tls_files(args: argparse.Namespace) -> TlsFiles | None:
+    """The TLS options, checked for completeness (the files are read when the runtime starts)."""
+    if args.tls_cert is None and args.tls_key is None:
+        if args.tls_client_ca is not None:
+            raise OptionError("--tls-client-ca needs --tls-cert and --tls-key")
+        return None
+    if args.tls_cert is None or args.tls_key is None:
+        raise OptionError("--tls-cert and --tls-key go together")
+    return TlsFiles(args.tls_cert, args.tls_key, args.tls_client_ca)
+
+
 def settings_from(args: argparse.Namespace, *, listen: bool = True) -> Settings:
-    """Runtime settings from parsed listen options."""
+    """Runtime settings from parsed listen options; :class:`OptionError` if they conflict."""
+    secret = auth_token(args)
     return Settings(
         db=db_path(args),
         host=args.host,
@@ -92,7 +159,48 @@ def settings_from(args: argparse.Namespace, *, listen: bool = True) -> Settings:
         http_port=args.http_port,
         listen=listen,
         limits=Limits(max_request_bytes=args.max_request_size),
+        auth=BearerAuth(secret) if secret else None,
+        tls=tls_files(args),
     )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names only this machine (127.0.0.0/8, ::1, or a name resolving there)."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    return bool(infos) and all(
+        ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]).is_loopback for info in infos
+    )
+
+
+def exposure_warnings(settings: Settings) -> list[str]:
+    """One line for each way the listeners are open to other machines without protection."""
+    if not settings.listen or is_loopback(settings.host):
+        return []
+    where = f"listening on {settings.host}"
+    if settings.auth is None:
+        return [
+            f"otelwatch: warning: {where} without --auth-token: anyone who can reach this "
+            "host can send data"
+        ]
+    if settings.tls is None:
+        return [
+            f"otelwatch: warning: {where} without --tls-cert: the auth token and the "
+            "telemetry cross the network in clear text"
+        ]
+    return []
+
+
+def warn(lines: list[str]) -> None:
+    """Print warnings on stderr."""
+    for line in lines:
+        print(line, file=sys.stderr, flush=True)
 
 
 def fail(message: str) -> int:

@@ -11,8 +11,16 @@ from pathlib import Path
 import platformdirs
 
 from otelwatch.claude_env import claude_code_env, export_lines
-from otelwatch.commands.common import add_listen_options, fail, settings_from
+from otelwatch.commands.common import (
+    OptionError,
+    add_listen_options,
+    exposure_warnings,
+    fail,
+    settings_from,
+    warn,
+)
 from otelwatch.ingest.errors import BindError
+from otelwatch.ingest.tls import TlsError
 from otelwatch.runtime import Runtime
 from otelwatch.store.errors import StoreError
 from otelwatch.tui.app import OtelwatchApp
@@ -38,7 +46,11 @@ def app_info(runtime: Runtime) -> AppInfo:
         connect = tuple(
             export_lines(
                 claude_code_env(
-                    host=settings.host, grpc_port=runtime.grpc.port, http_port=runtime.http.port
+                    host=settings.host,
+                    grpc_port=runtime.grpc.port,
+                    http_port=runtime.http.port,
+                    auth_token=settings.auth.token if settings.auth else None,
+                    tls=settings.tls is not None,
                 )
             )
         )
@@ -66,14 +78,19 @@ def log_to_file() -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """Start the runtime, run the app until it quits, then drain and close."""
-    settings = settings_from(args, listen=not args.no_listen)
+    try:
+        settings = settings_from(args, listen=not args.no_listen)
+    except OptionError as exc:
+        return fail(str(exc))
     if args.no_listen:
         settings = replace(settings, read_only=True)
     runtime = Runtime(settings)
     try:
         runtime.start()
-    except (StoreError, BindError) as exc:
+    except (StoreError, BindError, TlsError) as exc:
         return fail(str(exc))
+    # Printed before the dashboard takes the screen, and left in the terminal when it ends.
+    warn(exposure_warnings(settings))
     feed = None if settings.read_only else CommitFeed()
     if feed is not None:
         runtime.subscribe(lambda committed: feed.notify(committed.tables, committed.items))

@@ -11,8 +11,16 @@ import time
 from types import FrameType
 
 from otelwatch import __version__
-from otelwatch.commands.common import add_listen_options, fail, settings_from
+from otelwatch.commands.common import (
+    OptionError,
+    add_listen_options,
+    exposure_warnings,
+    fail,
+    settings_from,
+    warn,
+)
 from otelwatch.ingest.errors import BindError
+from otelwatch.ingest.tls import TlsError
 from otelwatch.runtime import Runtime
 from otelwatch.store.errors import StoreError
 
@@ -39,19 +47,16 @@ def _say(text: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM, then drain and report what was stored."""
-    settings = settings_from(args)
+    try:
+        settings = settings_from(args)
+    except OptionError as exc:
+        return fail(str(exc))
     runtime = Runtime(settings)
     try:
         runtime.start()
-    except (StoreError, BindError) as exc:
+    except (StoreError, BindError, TlsError) as exc:
         return fail(str(exc))
     assert runtime.receiver is not None
-    _say(f"otelwatch {__version__}")
-    _say(f"  OTLP/gRPC  {runtime.grpc_address}")
-    _say(f"  OTLP/HTTP  http://{runtime.http_address}")
-    _say(f"  database   {settings.db_label}")
-    _say('Point Claude Code here with: eval "$(otelwatch env)"   Ctrl-C stops.')
-
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -61,7 +66,16 @@ def run(args: argparse.Namespace) -> int:
         stop.set()
 
     signal.signal(signal.SIGINT, on_signal)
+    # Before the banner: whoever reads it may signal at once.
     signal.signal(signal.SIGTERM, on_signal)
+
+    warn(exposure_warnings(settings))
+    scheme = "https" if settings.tls else "http"
+    _say(f"otelwatch {__version__}")
+    _say(f"  OTLP/gRPC  {runtime.grpc_address}" + (" (TLS)" if settings.tls else ""))
+    _say(f"  OTLP/HTTP  {scheme}://{runtime.http_address}")
+    _say(f"  database   {settings.db_label}")
+    _say('Point Claude Code here with: eval "$(otelwatch env)"   Ctrl-C stops.')
 
     last = runtime.receiver.stats()
     while not stop.wait(PROGRESS_EVERY_S):
