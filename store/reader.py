@@ -8,10 +8,12 @@ SQL or a cursor. The queries live in ``store/queries/``, one module per area.
 from __future__ import annotations
 
 from otelwatch.store.models import TableCounts
+from otelwatch.store.queries.adhoc import AdhocQueries
 from otelwatch.store.queries.events import EventQueries
+from otelwatch.store.queries.summary import SummaryQueries
 
 
-class Reader(EventQueries):
+class Reader(EventQueries, SummaryQueries, AdhocQueries):
     """Named read queries over one open database."""
 
     def table_counts(self) -> TableCounts:
