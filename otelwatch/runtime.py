@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 
+from otelwatch.control import ControlServer, serve_database
 from otelwatch.ingest import tls
 from otelwatch.ingest.auth import BearerAuth
 from otelwatch.ingest.grpc_server import GrpcListener
@@ -66,6 +67,7 @@ class Runtime:
         self.receiver: Receiver | None = None
         self.grpc: GrpcListener | None = None
         self.http: HttpListener | None = None
+        self.control: ControlServer | None = None
         self._stopped = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -88,6 +90,8 @@ class Runtime:
                 return
             self.writer = Writer(self.conn, on_commit=self._committed)
             self.writer.start()
+            # Lets `export` and `query` read this database while it is held here.
+            self.control = serve_database(self.settings.db, Reader(self.conn))
             self.receiver = Receiver(self.writer, recorder=self._recorder)
             if self.settings.listen:
                 limits = self.settings.limits
@@ -128,6 +132,8 @@ class Runtime:
             self.grpc.stop(grace=1.0)
         if self.writer is not None:
             self.writer.close(timeout)
+        if self.control is not None:
+            self.control.stop()
         if self.conn is not None:
             self.conn.close()
 

@@ -19,6 +19,7 @@ from otelwatch.commands.common import (
     settings_from,
     warn,
 )
+from otelwatch.commands.recording import add_record_option, open_recorder, recorded_line
 from otelwatch.ingest.errors import BindError
 from otelwatch.ingest.tls import TlsError
 from otelwatch.runtime import Runtime
@@ -36,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="browse the database read-only, without opening any port",
     )
+    add_record_option(parser)
 
 
 def app_info(runtime: Runtime) -> AppInfo:
@@ -83,8 +85,14 @@ def run(args: argparse.Namespace) -> int:
     except OptionError as exc:
         return fail(str(exc))
     if args.no_listen:
+        if args.record:
+            return fail("--record needs the listeners; drop --no-listen")
         settings = replace(settings, read_only=True)
-    runtime = Runtime(settings)
+    try:
+        recorder = open_recorder(args)
+    except OSError as exc:
+        return fail(f"cannot record to {args.record}: {exc.strerror or exc}")
+    runtime = Runtime(settings, recorder=recorder)
     try:
         runtime.start()
     except (StoreError, BindError, TlsError) as exc:
@@ -102,4 +110,7 @@ def run(args: argparse.Namespace) -> int:
         if not settings.read_only:
             print("otelwatch: writing what is queued…", file=sys.stderr, flush=True)
         runtime.stop()
+        if recorder is not None:
+            recorder.close()
+            print(f"otelwatch: {recorded_line(recorder)}", file=sys.stderr)
     return 0

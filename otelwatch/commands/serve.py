@@ -19,6 +19,7 @@ from otelwatch.commands.common import (
     settings_from,
     warn,
 )
+from otelwatch.commands.recording import add_record_option, open_recorder, recorded_line
 from otelwatch.ingest.errors import BindError
 from otelwatch.ingest.tls import TlsError
 from otelwatch.runtime import Runtime
@@ -37,6 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "stops.",
     )
     add_listen_options(parser)
+    add_record_option(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing while running")
     parser.set_defaults(run=run)
 
@@ -51,7 +53,11 @@ def run(args: argparse.Namespace) -> int:
         settings = settings_from(args)
     except OptionError as exc:
         return fail(str(exc))
-    runtime = Runtime(settings)
+    try:
+        recorder = open_recorder(args)
+    except OSError as exc:
+        return fail(f"cannot record to {args.record}: {exc.strerror or exc}")
+    runtime = Runtime(settings, recorder=recorder)
     try:
         runtime.start()
     except (StoreError, BindError, TlsError) as exc:
@@ -75,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
     _say(f"  OTLP/gRPC  {runtime.grpc_address}" + (" (TLS)" if settings.tls else ""))
     _say(f"  OTLP/HTTP  {scheme}://{runtime.http_address}")
     _say(f"  database   {settings.db_label}")
+    if recorder is not None:
+        _say(f"  recording  {recorder.path}")
     _say('Point Claude Code here with: eval "$(otelwatch env)"   Ctrl-C stops.')
 
     last = runtime.receiver.stats()
@@ -96,4 +104,7 @@ def run(args: argparse.Namespace) -> int:
         f"metric points from {total.requests} requests"
         + (f"; refused {total.rejected_items} items" if total.rejected_items else "")
     )
+    if recorder is not None:
+        recorder.close()
+        _say(recorded_line(recorder))
     return 0
