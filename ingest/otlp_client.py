@@ -56,7 +56,7 @@ _RETRYABLE_GRPC = {
 }
 _RETRYABLE_HTTP = {429, 502, 503, 504}
 DEFAULT_PORTS = {"grpc": 4317, "grpcs": 4317, "http": 4318, "https": 4318}
-ATTEMPTS = 5
+RETRIES = 4
 MAX_BACKOFF_S = 10.0
 TIMEOUT_S = 30.0
 
@@ -91,11 +91,11 @@ class _Try:
     retry_after_s: float | None = None  # set when retryable
 
 
-def _with_retries(attempt: Callable[[], _Try]) -> Outcome:
+def _with_retries(attempt: Callable[[], _Try], retries: int) -> Outcome:
     backoff = 0.5
-    for n in range(1, ATTEMPTS + 1):
+    for n in range(1, retries + 2):
         result = attempt()
-        if result.ok or result.retry_after_s is None or n == ATTEMPTS:
+        if result.ok or result.retry_after_s is None or n == retries + 1:
             return Outcome(result.ok, result.rejected, result.message, n)
         time.sleep(min(MAX_BACKOFF_S, max(result.retry_after_s, backoff)))
         backoff *= 2
@@ -106,8 +106,16 @@ class GrpcSender:
     """OTLP/gRPC: protobuf over one channel."""
 
     def __init__(
-        self, host: str, port: int, *, tls: bool, ca: bytes | None, token: str | None
+        self,
+        host: str,
+        port: int,
+        *,
+        tls: bool,
+        ca: bytes | None,
+        token: str | None,
+        retries: int = RETRIES,
     ) -> None:
+        self.retries = retries
         target = f"{host}:{port}"
         options = [("grpc.max_send_message_length", 256 * 1024 * 1024)]
         if tls:
@@ -141,7 +149,7 @@ class GrpcSender:
                 return _Try(False, message=text, retry_after_s=retry)
             return _partial(record.signal, answer)
 
-        return _with_retries(attempt)
+        return _with_retries(attempt, self.retries)
 
     def close(self) -> None:
         self._channel.close()
@@ -170,7 +178,9 @@ class HttpSender:
         tls: bool,
         ca: bytes | None,
         token: str | None,
+        retries: int = RETRIES,
     ) -> None:
+        self.retries = retries
         self._host, self._port, self._prefix = host, port, prefix.rstrip("/")
         self._context: ssl.SSLContext | None = None
         if tls:
@@ -211,7 +221,7 @@ class HttpSender:
                 False, message=f"HTTP {response.status}: {_status_text(body)}", retry_after_s=retry
             )
 
-        return _with_retries(attempt)
+        return _with_retries(attempt, self.retries)
 
     def close(self) -> None:
         if self._conn is not None:
@@ -256,7 +266,13 @@ def _json_partial(signal: Signal, body: bytes) -> _Try:
     return _Try(True, rejected, str(partial.get("errorMessage") or ""))
 
 
-def sender_for(target: str, *, token: str | None = None, ca_file: Path | None = None) -> Sender:
+def sender_for(
+    target: str,
+    *,
+    token: str | None = None,
+    ca_file: Path | None = None,
+    retries: int = RETRIES,
+) -> Sender:
     """A sender for ``grpc://``, ``grpcs://``, ``http://`` or ``https://HOST:PORT[/prefix]``.
 
     Raises :class:`TargetError` with a one-line reason for an unusable address.
@@ -283,5 +299,7 @@ def sender_for(target: str, *, token: str | None = None, ca_file: Path | None = 
     if scheme.startswith("grpc"):
         if parts.path not in ("", "/"):
             raise TargetError(f"a gRPC address has no path: {target!r}")
-        return GrpcSender(parts.hostname, port, tls=tls, ca=ca, token=token)
-    return HttpSender(parts.hostname, port, parts.path, tls=tls, ca=ca, token=token)
+        return GrpcSender(parts.hostname, port, tls=tls, ca=ca, token=token, retries=retries)
+    return HttpSender(
+        parts.hostname, port, parts.path, tls=tls, ca=ca, token=token, retries=retries
+    )

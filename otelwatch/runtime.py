@@ -25,6 +25,7 @@ from otelwatch.ingest.limits import Limits
 from otelwatch.ingest.receiver import Receiver, Recorder
 from otelwatch.store import database
 from otelwatch.store.reader import Reader
+from otelwatch.store.retention import Retention, RetentionPolicy
 from otelwatch.store.writer import Committed, Writer
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,9 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     auth: BearerAuth | None = None
     tls: tls.TlsFiles | None = None
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    # Items waiting for the writer before new requests are refused with a retryable status.
+    max_queued_items: int = 200_000
 
     @property
     def db_label(self) -> str:
@@ -88,7 +92,13 @@ class Runtime:
             self.conn = database.connect(self.settings.db, read_only=self.settings.read_only)
             if self.settings.read_only:
                 return
-            self.writer = Writer(self.conn, on_commit=self._committed)
+            path = None if self.settings.db == database.MEMORY else self.settings.db_label
+            self.writer = Writer(
+                self.conn,
+                on_commit=self._committed,
+                max_queued_items=self.settings.max_queued_items,
+                retention=Retention(self.settings.retention, path=path),
+            )
             self.writer.start()
             # Lets `export` and `query` read this database while it is held here.
             self.control = serve_database(self.settings.db, Reader(self.conn))

@@ -61,6 +61,7 @@ def app_info(runtime: Runtime) -> AppInfo:
         grpc_address=runtime.grpc_address,
         http_address=runtime.http_address,
         read_only=settings.read_only,
+        retention=None if settings.read_only else settings.retention.describe(),
         connect_lines=connect,
     )
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from otelwatch.commands.common import OptionError, add_auth_option, auth_token, fail
-from otelwatch.ingest.otlp_client import Sender, TargetError, sender_for
+from otelwatch.ingest.otlp_client import RETRIES, Sender, TargetError, sender_for
 from otelwatch.ingest.record import BadLine, RecordingError, read_records, record_info
 
 NAME = "replay"
@@ -54,6 +54,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="N",
         help="N times the original pace (default 1); 0 or max: as fast as the receiver takes it",
     )
+    parser.add_argument(
+        "--retries",
+        type=int,
+        choices=range(21),
+        default=RETRIES,
+        metavar="N",
+        help=f"retry a refused request up to N times, as OTLP exporters do (default {RETRIES})",
+    )
     parser.add_argument("--tls-ca", type=Path, metavar="PEM", help="CA to trust for grpcs/https")
     add_auth_option(parser)
     parser.set_defaults(run=run)
@@ -77,7 +85,9 @@ def run(args: argparse.Namespace) -> int:
         if not file.is_file():
             return fail(f"no such file: {file}")
     try:
-        sender = sender_for(args.to, token=auth_token(args), ca_file=args.tls_ca)
+        sender = sender_for(
+            args.to, token=auth_token(args), ca_file=args.tls_ca, retries=args.retries
+        )
     except (TargetError, OptionError) as exc:
         return fail(str(exc))
     totals = Totals()

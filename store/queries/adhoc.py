@@ -66,15 +66,16 @@ def single_select(sql: str) -> str:
         raise QueryFailed(_first_line(str(exc))) from None
     if not statements:
         raise QueryRefused("no SQL statement given")
+    for statement in statements:
+        kind = statement.type.name
+        if kind != "SELECT":
+            raise QueryRefused(
+                f"{kind} statements are refused: otelwatch query only reads (SELECT, FROM, "
+                "DESCRIBE, SHOW, SUMMARIZE)"
+            )
     if len(statements) > 1:
-        raise QueryRefused(f"give one statement at a time ({len(statements)} given)")
+        raise QueryRefused(f"refused {len(statements)} statements: give one at a time")
     statement = statements[0]
-    kind = statement.type.name
-    if kind != "SELECT":
-        raise QueryRefused(
-            f"{kind} statements are refused: otelwatch query only reads (SELECT, FROM, "
-            "DESCRIBE, SHOW, SUMMARIZE)"
-        )
     return str(statement.query).strip().rstrip(";").strip()
 
 
