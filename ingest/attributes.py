@@ -12,8 +12,10 @@ import base64
 import json
 import math
 from collections.abc import Iterable
+from json.encoder import encode_basestring
 from typing import Any
 
+from google.protobuf.message import DecodeError as ProtobufDecodeError
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from otelwatch.ingest.errors import DecodeError
@@ -81,6 +83,86 @@ def proto_attributes(pairs: Iterable[KeyValue]) -> dict[str, Any]:
     return out
 
 
+class FragmentCache:
+    """Encodes serialized ``KeyValue`` lists straight to JSON text, remembering each distinct pair.
+
+    Most attributes repeat: every span of a session carries the same ``user.id``, ``session.id``,
+    ``terminal.type``…, and span types, models and tool names come from small sets. Keyed by the
+    pair's serialized bytes (as :mod:`otelwatch.ingest.wire` delivers them), a hit skips parsing,
+    flattening and encoding; the JSON is a join of ready-made ``"key":value`` fragments. The
+    output is the text ``to_json(proto_attributes(pairs))`` gives for the parsed pairs, a repeated
+    key keeping its last value.
+
+    Shared by the listener threads: dict reads and writes are atomic, and a cache cleared under a
+    reader only costs that reader some misses. Memory is bounded by clearing at ``capacity``.
+    """
+
+    __slots__ = ("_cache", "_capacity", "_wanted")
+
+    def __init__(self, wanted: frozenset[str], capacity: int = 50_000) -> None:
+        # Entries: raw pair -> (key, "key":value fragment, value if the key is wanted else _SKIP).
+        self._cache: dict[bytes, tuple[str, str, Any]] = {}
+        self._capacity = capacity
+        self._wanted = wanted
+
+    def encode(self, pairs: Iterable[bytes]) -> tuple[str, dict[str, Any]]:
+        """The JSON object text of serialized ``pairs``, and the values of the wanted keys.
+
+        Raises :class:`DecodeError` when a pair is not a valid ``KeyValue``.
+        """
+        cache = self._cache
+        fragments: dict[str, str] = {}
+        found: dict[str, Any] = {}
+        for raw in pairs:
+            try:
+                key, fragment, value = cache[raw]
+            except KeyError:
+                key, fragment, value = self._learn(raw)
+            fragments[key] = fragment
+            if value is not _SKIP:
+                found[key] = value
+        return "{" + ",".join(fragments.values()) + "}", found
+
+    def _learn(self, raw: bytes) -> tuple[str, str, Any]:
+        # About a third of Claude Code's attributes are unique (ids, durations, token counts),
+        # so this path is hot too: keys are few and their fragments memoized, scalars encoded
+        # directly.
+        try:
+            kv = KeyValue.FromString(raw)
+        except ProtobufDecodeError as exc:
+            raise DecodeError(f"an attribute is not a valid KeyValue: {exc}") from None
+        key = kv.key
+        value = proto_value(kv.value)
+        entry = (key, _fragment(key, value), value if key in self._wanted else _SKIP)
+        if len(self._cache) >= self._capacity:
+            self._cache.clear()
+        self._cache[raw] = entry
+        return entry
+
+
+# Marks a cached pair whose value the caller does not want back.
+_SKIP = object()
+# '"key":' for each attribute key seen; there are few distinct keys.
+_KEY_FRAGMENTS: dict[str, str] = {}
+
+
+def _fragment(key: str, value: Any) -> str:
+    """``"key":value`` as JSON, the scalars encoded directly (this runs for every new pair)."""
+    prefix = _KEY_FRAGMENTS.get(key)
+    if prefix is None:
+        prefix = _KEY_FRAGMENTS[key] = encode_basestring(key) + ":"
+        if len(_KEY_FRAGMENTS) > 10_000:
+            _KEY_FRAGMENTS.clear()
+    kind = type(value)
+    if kind is str:
+        return prefix + encode_basestring(value)
+    if kind is bool:
+        return prefix + ("true" if value else "false")
+    if kind is int:
+        return prefix + int.__repr__(value)
+    return prefix + to_json(value)
+
+
 # ------------------------------------------------------------------ OTLP/JSON
 
 
@@ -136,7 +218,7 @@ def json_attributes(pairs: Any, depth: int = 0) -> dict[str, Any]:
     for kv in pairs:
         if not isinstance(kv, dict):
             raise DecodeError("an attribute must be an object with key and value")
-        key = kv.get("key")
+        key = kv.get("key", "")  # omitted when empty, as proto3 JSON printers do
         if not isinstance(key, str):
             raise DecodeError("an attribute key must be a string")
         value = kv.get("value")
@@ -148,6 +230,60 @@ def json_attributes(pairs: Any, depth: int = 0) -> dict[str, Any]:
                 continue
         out[key] = json_value(value, depth)
     return out
+
+
+class JsonFragmentCache:
+    """:class:`FragmentCache` for OTLP/JSON attribute lists.
+
+    Scalar pairs are remembered by ``(key, kind, raw value)``, so a repeated attribute skips
+    validation and encoding. Arrays and key-value lists are not cached. Same output as
+    ``to_json(json_attributes(pairs))``, and the same errors for malformed input.
+    """
+
+    __slots__ = ("_cache", "_capacity", "_wanted")
+
+    def __init__(self, wanted: frozenset[str], capacity: int = 50_000) -> None:
+        self._cache: dict[tuple[str, str, Any], tuple[str, Any]] = {}
+        self._capacity = capacity
+        self._wanted = wanted
+
+    def encode(self, pairs: Any) -> tuple[str, dict[str, Any]]:
+        """The JSON object text of an OTLP/JSON ``attributes`` list, and the wanted values."""
+        if pairs is None:
+            return "{}", {}
+        if type(pairs) is not list:
+            raise DecodeError("attributes must be a list")
+        cache = self._cache
+        fragments: dict[str, str] = {}
+        found: dict[str, Any] = {}
+        for kv in pairs:
+            if type(kv) is not dict:
+                raise DecodeError("an attribute must be an object with key and value")
+            key = kv.get("key", "")
+            if type(key) is not str:
+                raise DecodeError("an attribute key must be a string")
+            value = kv.get("value")
+            entry = None
+            cache_key = None
+            if type(value) is dict and len(value) == 1:
+                ((kind, raw),) = value.items()
+                if type(raw) in _SCALARS:
+                    cache_key = (key, kind, raw)
+                    entry = cache.get(cache_key)
+            if entry is None:
+                decoded = json_value(value)
+                entry = (_fragment(key, decoded), decoded if key in self._wanted else _SKIP)
+                if cache_key is not None:
+                    if len(cache) >= self._capacity:
+                        cache.clear()
+                    cache[cache_key] = entry
+            fragments[key] = entry[0]
+            if entry[1] is not _SKIP:
+                found[key] = entry[1]
+        return "{" + ",".join(fragments.values()) + "}", found
+
+
+_SCALARS = frozenset({str, int, float, bool})
 
 
 def _json_list(raw: Any, name: str, field: str) -> list[Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,30 @@ TEMPORALITIES = (None, "delta", "cumulative")
 
 # Claude Code prefixes its event bodies (and may one day prefix OTLP event_name) with this.
 CLAUDE_EVENT_PREFIX = "claude_code."
+
+# The attributes copied to columns of spans and log events (see span_row and log_row). Decoders
+# pass just these, with the JSON text of all attributes.
+PROMOTED_KEYS = frozenset(
+    {
+        "session.id",
+        "span.type",
+        "model",
+        "gen_ai.request.model",
+        "tool_name",
+        "gen_ai.tool.name",
+        "prompt.id",
+        "event.name",
+        "cost_usd",
+        "duration_ms",
+        "input_tokens",
+        "output_tokens",
+        "cache_read_tokens",
+        "cache_creation_tokens",
+        "success",
+        "decision",
+        "event.sequence",
+    }
+)
 
 
 def kind_name(kind: int) -> str:
@@ -64,7 +89,7 @@ def resource(attributes: dict[str, Any], received_ns: int) -> Resource:
     )
 
 
-def event_name(attributes: dict[str, Any], otlp_event_name: str, body: Any) -> str | None:
+def event_name(attributes: Mapping[str, Any], otlp_event_name: str, body: Any) -> str | None:
     """The event's short name: ``api_request`` for Claude Code's ``claude_code.api_request``.
 
     Claude Code puts the short name in the attribute ``event.name`` and the prefixed one in the
@@ -104,15 +129,20 @@ def span_row(
     end_ns: int,
     status_code: int,
     status_message: str | None,
-    attributes: dict[str, Any],
+    attributes_json: str,
+    promoted: Mapping[str, Any],
     events: list[dict[str, Any]],
     links: list[dict[str, Any]],
     received_ns: int,
 ) -> SpanRow:
-    """One span. Promotes ``session.id``, ``span.type``, the model and the tool name."""
+    """One span. Promotes ``session.id``, ``span.type``, the model and the tool name.
+
+    ``attributes_json`` holds every attribute; ``promoted`` at least those of
+    :data:`PROMOTED_KEYS` that the span has.
+    """
     start_ns = clamp_time(start_ns)
     end_ns = clamp_time(end_ns)
-    get = attributes.get
+    get = promoted.get
     return (
         trace_id,
         span_id,
@@ -133,7 +163,7 @@ def span_row(
         _text(get("span.type")),
         _text(get("model")) or _text(get("gen_ai.request.model")),
         _text(get("tool_name")) or _text(get("gen_ai.tool.name")),
-        to_json(attributes),
+        attributes_json,
         to_json(events) if events else None,
         to_json(links) if links else None,
         received_ns,
@@ -150,7 +180,8 @@ def log_row(
     severity_text: str | None,
     body: Any,
     otlp_event_name: str,
-    attributes: dict[str, Any],
+    attributes_json: str,
+    promoted: Mapping[str, Any],
     trace_id: str | None,
     span_id: str | None,
     received_ns: int,
@@ -158,13 +189,13 @@ def log_row(
     """One log record, with Claude Code's event fields promoted to columns.
 
     A record without a time takes its observed time, and failing that the time it was received,
-    as the OTLP specification suggests.
+    as the OTLP specification suggests. ``attributes_json`` and ``promoted`` as for spans.
     """
     time_ns = clamp_time(time_ns)
     observed_ns = clamp_time(observed_ns)
     if not time_ns:
         time_ns = observed_ns or received_ns
-    get = attributes.get
+    get = promoted.get
     return (
         time_ns,
         observed_ns or time_ns,
@@ -174,7 +205,7 @@ def log_row(
         scope_name or None,
         _text(get("session.id")) or res.session_id,
         _text(get("prompt.id")),
-        event_name(attributes, otlp_event_name, body),
+        event_name(promoted, otlp_event_name, body),
         severity_number,
         severity_text or None,
         body if body is None or isinstance(body, str) else to_json(body),
@@ -191,7 +222,7 @@ def log_row(
         _boolean(get("success")),
         _text(get("decision")),
         _integer(get("event.sequence")),
-        to_json(attributes),
+        attributes_json,
     )
 
 

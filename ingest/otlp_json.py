@@ -17,6 +17,7 @@ from typing import Any
 
 from otelwatch.ingest import normalize
 from otelwatch.ingest.attributes import (
+    JsonFragmentCache,
     json_attributes,
     json_float,
     json_int,
@@ -31,6 +32,9 @@ _LONE_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 _SPAN_KIND_NAMES = {f"SPAN_KIND_{n.upper()}": i for i, n in enumerate(normalize.SPAN_KINDS)}
 _STATUS_NAMES = {f"STATUS_CODE_{n.upper()}": i for i, n in enumerate(normalize.STATUS_CODES)}
+# Span and log record attributes go through one shared cache, as for protobuf.
+_attributes = JsonFragmentCache(normalize.PROMOTED_KEYS)
+
 _TEMPORALITY_NAMES = {
     "AGGREGATION_TEMPORALITY_UNSPECIFIED": 0,
     "AGGREGATION_TEMPORALITY_DELTA": 1,
@@ -188,6 +192,7 @@ def _span(
         batch.reject("span with a missing or malformed trace, span or parent id")
         return
     status = _opt_obj(span, "status")
+    attributes_json, promoted = _attributes.encode(span.get("attributes"))
     events = []
     for event in _objects(span, "events"):
         events.append(
@@ -222,7 +227,8 @@ def _span(
             end_ns=_time(span, "endTimeUnixNano"),
             status_code=_enum(status, "code", _STATUS_NAMES),
             status_message=_str(status, "message"),
-            attributes=json_attributes(span.get("attributes")),
+            attributes_json=attributes_json,
+            promoted=promoted,
             events=events,
             links=links,
             received_ns=received_ns,
@@ -245,6 +251,7 @@ def decode_logs(body: bytes, received_ns: int) -> RowBatch:
         for scope_logs in _objects(resource_logs, "scopeLogs"):
             scope_name = _str(_opt_obj(scope_logs, "scope"), "name")
             for record in _objects(scope_logs, "logRecords"):
+                attributes_json, promoted = _attributes.encode(record.get("attributes"))
                 batch.log_events.append(
                     normalize.log_row(
                         res=res,
@@ -255,7 +262,8 @@ def decode_logs(body: bytes, received_ns: int) -> RowBatch:
                         severity_text=_str(record, "severityText"),
                         body=json_value(record.get("body")),
                         otlp_event_name=_str(record, "eventName"),
-                        attributes=json_attributes(record.get("attributes")),
+                        attributes_json=attributes_json,
+                        promoted=promoted,
                         trace_id=_hex_or_none(_id(record.get("traceId"), 16, "traceId")),
                         span_id=_hex_or_none(_id(record.get("spanId"), 8, "spanId")),
                         received_ns=received_ns,

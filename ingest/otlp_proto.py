@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from google.protobuf.message import DecodeError as ProtobufDecodeError
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric, NumberDataPoint
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from otelwatch.ingest import normalize
-from otelwatch.ingest.attributes import proto_attributes, proto_value
+from otelwatch.ingest import normalize, wire
+from otelwatch.ingest.attributes import FragmentCache, proto_attributes, proto_value
 from otelwatch.ingest.errors import DecodeError
 from otelwatch.store.rows import RowBatch
 
@@ -21,6 +20,8 @@ _ZERO_TRACE = bytes(16)
 _ZERO_SPAN = bytes(8)
 _INT64_MAX = normalize.INT64_MAX
 _NO_RECORDED_VALUE = 1  # DataPointFlags.DATA_POINT_FLAGS_NO_RECORDED_VALUE_MASK
+# Span and log record attributes, the bulk of every request, go through one shared cache.
+_attributes = FragmentCache(normalize.PROMOTED_KEYS)
 
 
 def _parse(message: Any, body: bytes, what: str) -> None:
@@ -36,7 +37,8 @@ def _optional_id(raw: bytes, size: int) -> str | None:
 
 def decode_traces(body: bytes, received_ns: int) -> RowBatch:
     """An ``ExportTraceServiceRequest``. Spans with a missing or malformed id are rejected."""
-    request = ExportTraceServiceRequest()
+    # Parsed with the wire class, which yields each attribute as serialized bytes.
+    request = wire.TraceRequest()
     _parse(request, body, "ExportTraceServiceRequest")
     batch = RowBatch()
     span_row = normalize.span_row
@@ -59,23 +61,11 @@ def decode_traces(body: bytes, received_ns: int) -> RowBatch:
                 ):
                     batch.reject("span with a missing or malformed trace, span or parent id")
                     continue
-                events = [
-                    {
-                        "time_ns": normalize.clamp_time(event.time_unix_nano),
-                        "name": event.name,
-                        "attributes": proto_attributes(event.attributes),
-                    }
-                    for event in span.events
-                ]
-                links = [
-                    {
-                        "trace_id": link.trace_id.hex(),
-                        "span_id": link.span_id.hex(),
-                        "trace_state": link.trace_state,
-                        "attributes": proto_attributes(link.attributes),
-                    }
-                    for link in span.links
-                ]
+                attributes_json, promoted = _attributes.encode(span.attributes)
+                raw_events, raw_links, raw_status = span.events, span.links, span.status
+                events = [_event(raw) for raw in raw_events] if raw_events else []
+                links = [_link(raw) for raw in raw_links] if raw_links else []
+                status = _status(raw_status) if raw_status else _NO_STATUS
                 batch.spans.append(
                     span_row(
                         trace_id=trace_id.hex(),
@@ -89,9 +79,10 @@ def decode_traces(body: bytes, received_ns: int) -> RowBatch:
                         kind=span.kind,
                         start_ns=span.start_time_unix_nano,
                         end_ns=span.end_time_unix_nano,
-                        status_code=span.status.code,
-                        status_message=span.status.message,
-                        attributes=proto_attributes(span.attributes),
+                        status_code=status.code,
+                        status_message=status.message,
+                        attributes_json=attributes_json,
+                        promoted=promoted,
                         events=events,
                         links=links,
                         received_ns=received_ns,
@@ -100,9 +91,43 @@ def decode_traces(body: bytes, received_ns: int) -> RowBatch:
     return batch
 
 
+_NO_STATUS = Status()
+
+
+def _embedded(cls: Any, raw: bytes, what: str) -> Any:
+    try:
+        return cls.FromString(raw)
+    except ProtobufDecodeError as exc:
+        raise DecodeError(f"not a valid {what}: {exc}") from None
+
+
+def _event(raw: bytes) -> dict[str, Any]:
+    event = _embedded(Span.Event, raw, "span event")
+    return {
+        "time_ns": normalize.clamp_time(event.time_unix_nano),
+        "name": event.name,
+        "attributes": proto_attributes(event.attributes),
+    }
+
+
+def _link(raw: bytes) -> dict[str, Any]:
+    link = _embedded(Span.Link, raw, "span link")
+    return {
+        "trace_id": link.trace_id.hex(),
+        "span_id": link.span_id.hex(),
+        "trace_state": link.trace_state,
+        "attributes": proto_attributes(link.attributes),
+    }
+
+
+def _status(raw: bytes) -> Status:
+    status: Status = _embedded(Status, raw, "span status")
+    return status
+
+
 def decode_logs(body: bytes, received_ns: int) -> RowBatch:
     """An ``ExportLogsServiceRequest``. Malformed trace or span ids on a record are dropped."""
-    request = ExportLogsServiceRequest()
+    request = wire.LogsRequest()
     _parse(request, body, "ExportLogsServiceRequest")
     batch = RowBatch()
     log_row = normalize.log_row
@@ -112,6 +137,7 @@ def decode_logs(body: bytes, received_ns: int) -> RowBatch:
         for scope_logs in resource_logs.scope_logs:
             scope_name = scope_logs.scope.name
             for record in scope_logs.log_records:
+                attributes_json, promoted = _attributes.encode(record.attributes)
                 batch.log_events.append(
                     log_row(
                         res=res,
@@ -122,7 +148,8 @@ def decode_logs(body: bytes, received_ns: int) -> RowBatch:
                         severity_text=record.severity_text,
                         body=proto_value(record.body) if record.HasField("body") else None,
                         otlp_event_name=record.event_name,
-                        attributes=proto_attributes(record.attributes),
+                        attributes_json=attributes_json,
+                        promoted=promoted,
                         trace_id=_optional_id(record.trace_id, 16),
                         span_id=_optional_id(record.span_id, 8),
                         received_ns=received_ns,
