@@ -8,6 +8,13 @@ the database file, and a crash loses nothing that was acknowledged.
 
 Under load groups grow by themselves (everything that arrived during the previous commit goes into
 the next one), so there is no timer between commits and no added latency at low rates.
+
+When the database cannot be written (disk full, read-only file or directory), the waiting requests
+fail with :class:`StoreUnavailable` and nothing is acknowledged. For a second after such a failure
+new batches are refused at once, then the next group tries again, so writing resumes by itself
+when space is freed. If DuckDB gives up on the database altogether (a failed checkpoint
+invalidates it), every batch is refused until otelwatch is restarted. Between commits the thread
+also runs the retention steps (:mod:`otelwatch.store.retention`), since it is the only writer.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import pyarrow as pa
 
 from otelwatch.store.errors import BatchRejected, StoreError, StoreFull, StoreUnavailable
 from otelwatch.store.recent import RecentKeys
+from otelwatch.store.retention import Retention
 from otelwatch.store.rows import (
     LOG_EVENT_COLUMNS,
     METRIC_MONOTONIC,
@@ -68,6 +76,7 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
     "cache_read_tokens": _INT64,
     "cache_creation_tokens": _INT64,
     "event_sequence": _INT64,
+    "ttft_ms": _FLOAT64,
     "cost_usd": _FLOAT64,
     "duration_ms": _FLOAT64,
     "value": _FLOAT64,
@@ -117,7 +126,23 @@ class _Pending:
     future: Future[None]
 
 
+@dataclass(slots=True)
+class _Call:
+    function: Callable[[duckdb.DuckDBPyConnection], Any]
+    future: Future[Any]
+
+
 _STOP = object()
+# After a failed commit, new batches are refused without trying for this long.
+REFUSE_AFTER_FAILURE_S = 1.0
+# Errors about the database or its storage rather than about the rows: retrying the requests
+# of a group one by one cannot help, and each gets the retryable StoreUnavailable.
+_STORAGE_ERRORS = (
+    duckdb.IOException,
+    duckdb.TransactionException,
+    duckdb.PermissionException,
+    duckdb.OutOfMemoryException,
+)
 
 
 class Writer:
@@ -135,12 +160,18 @@ class Writer:
         max_items_per_commit: int = 50_000,
         on_commit: Callable[[Committed], None] | None = None,
         recent_capacity: int = 400_000,
+        retention: Retention | None = None,
     ) -> None:
         self._conn = conn
+        self._retention = retention
+        # A message while the database refuses writes; ``_fatal`` when it never will again.
+        self._storage_error: str | None = None
+        self._fatal = False
+        self._refuse_until = 0.0
         self._max_queued = max_queued_items
         self._max_per_commit = max_items_per_commit
         self._on_commit = on_commit
-        self._queue: deque[_Pending | object] = deque()
+        self._queue: deque[_Pending | _Call | object] = deque()
         self._queued_items = 0
         self._cond = threading.Condition()
         self._closed = False
@@ -171,6 +202,10 @@ class Writer:
         with self._cond:
             if self._closed:
                 raise StoreUnavailable("otelwatch is shutting down")
+            if self._storage_error is not None and (
+                self._fatal or time.monotonic() < self._refuse_until
+            ):
+                raise StoreUnavailable(self._storage_error)
             if self._queued_items and self._queued_items + batch.item_count > self._max_queued:
                 raise StoreFull(f"{self._queued_items} items are waiting to be written")
             self._queue.append(_Pending(batch, future))
@@ -182,10 +217,25 @@ class Writer:
         """Queue ``batch`` and wait until it is committed. Raises what the commit raised."""
         self.submit(batch).result(timeout)
 
+    def call(self, function: Callable[[duckdb.DuckDBPyConnection], Any]) -> Future[Any]:
+        """Run ``function(connection)`` on the writer thread, between two commits."""
+        future: Future[Any] = Future()
+        with self._cond:
+            if self._closed:
+                raise StoreUnavailable("otelwatch is shutting down")
+            self._queue.append(_Call(function, future))
+            self._cond.notify()
+        return future
+
     @property
     def queued_items(self) -> int:
         """Items waiting to be written."""
         return self._queued_items
+
+    @property
+    def storage_error(self) -> str | None:
+        """Why the database refuses writes at the moment, or ``None`` while it takes them."""
+        return self._storage_error
 
     def close(self, timeout: float | None = 30.0) -> None:
         """Refuse new batches, write everything already queued, and stop the thread."""
@@ -201,33 +251,123 @@ class Writer:
 
     def _run(self) -> None:
         while True:
-            group, stop = self._take_group()
+            group, call, stop = self._take_group()
             if group:
                 self._commit_group(group)
+            if call is not None:
+                self._run_call(call)
             if stop:
                 return
+            self._maintain()
 
-    def _take_group(self) -> tuple[list[_Pending], bool]:
+    def _take_group(self) -> tuple[list[_Pending], _Call | None, bool]:
         with self._cond:
             while not self._queue:
-                self._cond.wait()
+                wait = self._maintenance_due_in()
+                if wait is not None and wait <= 0:
+                    return [], None, False
+                self._cond.wait(wait)
             group: list[_Pending] = []
             items = 0
             while self._queue and items < self._max_per_commit:
                 head = self._queue[0]
                 if head is _STOP:
                     self._queue.popleft()
-                    return group, True
+                    self._queued_items -= items
+                    return group, None, True
+                if isinstance(head, _Call):
+                    if not group:
+                        self._queue.popleft()
+                        return [], head, False
+                    break  # commit what came before it first
                 assert isinstance(head, _Pending)
                 self._queue.popleft()
                 group.append(head)
                 items += head.batch.item_count
             self._queued_items -= items
-            return group, False
+            return group, None, False
+
+    def _run_call(self, call: _Call) -> None:
+        try:
+            call.future.set_result(call.function(self._conn))
+        except BaseException as exc:
+            call.future.set_exception(exc)
+
+    def _maintenance_due_in(self) -> float | None:
+        if self._retention is None or self._fatal:
+            return None
+        return self._retention.seconds_until_due()
+
+    def _maintain(self) -> None:
+        """One retention step, if one is due; never lets an error out of the writer thread."""
+        due = self._maintenance_due_in()
+        if due is None or due > 0:
+            return
+        assert self._retention is not None
+        try:
+            self._retention.step(self._conn)
+        except duckdb.FatalException as exc:
+            self._storage_failed(exc)
+        except Exception:
+            # Retention must not stop ingest; it is tried again at the next check.
+            log.exception("retention step failed")
+
+    def _storage_failed(self, exc: duckdb.Error) -> StoreUnavailable:
+        """Record that the database refused a write; the error to give the waiting requests."""
+        message = _first_line(exc).removeprefix("TransactionContext Error: ")
+        message = message.removeprefix("FATAL Error: ")
+        fatal = isinstance(exc, duckdb.FatalException)
+        if fatal:
+            text = (
+                f"the database can no longer be written ({message}); new data is refused "
+                "until otelwatch is restarted"
+            )
+        else:
+            text = f"cannot write the database ({message}); new data is refused until it can"
+        with self._cond:
+            changed = text != self._storage_error
+            self._storage_error = text
+            self._fatal = self._fatal or fatal
+            self._refuse_until = time.monotonic() + REFUSE_AFTER_FAILURE_S
+            if fatal:
+                # Nothing queued can be written any more: answer those requests now.
+                doomed = [p for p in self._queue if isinstance(p, _Pending)]
+                self._queue = deque(p for p in self._queue if not isinstance(p, _Pending))
+                self._queued_items = 0
+            else:
+                doomed = []
+        if changed:
+            log.error("%s", text)
+        for pending in doomed:
+            pending.future.set_exception(StoreUnavailable(text))
+        return StoreUnavailable(text)
+
+    def _storage_recovered(self) -> None:
+        with self._cond:
+            if self._storage_error is None or self._fatal:
+                return
+            self._storage_error = None
+        log.warning("the database takes writes again")
 
     def _commit_group(self, group: list[_Pending]) -> None:
+        if self._fatal:
+            error = StoreUnavailable(self._storage_error or "the database cannot be written")
+            for pending in group:
+                pending.future.set_exception(error)
+            return
         try:
             committed = self._insert([p.batch for p in group])
+        except (duckdb.FatalException, *_STORAGE_ERRORS) as exc:
+            error = self._storage_failed(exc)
+            # DuckDB says so when the commit itself reached the disk and only the checkpoint
+            # after it failed: that data is kept, so it is acknowledged.
+            durable = isinstance(exc, duckdb.FatalException) and "COMMIT succeeded" in str(exc)
+            for pending in group:
+                if durable:
+                    pending.future.set_result(None)
+                else:
+                    pending.future.set_exception(error)
+            return
         except duckdb.Error as exc:
             if len(group) > 1:
                 # One bad request must not fail its neighbours: write them one by one.
@@ -241,6 +381,8 @@ class Writer:
             for pending in group:
                 pending.future.set_exception(StoreUnavailable(f"internal error: {exc}"))
             return
+        if self._storage_error is not None:
+            self._storage_recovered()
         for pending in group:
             pending.future.set_result(None)
         self.committed_items += committed.items
@@ -251,7 +393,7 @@ class Writer:
                 log.exception("on_commit callback failed")
 
     def _fail(self, pending: _Pending, exc: duckdb.Error) -> None:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        message = _first_line(exc)
         error: StoreError
         if isinstance(exc, duckdb.ConversionException | duckdb.InvalidInputException):
             error = BatchRejected(f"the data could not be stored: {message}")
@@ -352,6 +494,7 @@ class Writer:
         names = [f"_otelwatch_{table}" for table, _, _ in inserts]
         for name, (_, _, arrow) in zip(names, inserts, strict=True):
             conn.register(name, arrow)
+        fatal = False
         try:
             conn.execute("BEGIN")
             try:
@@ -359,6 +502,11 @@ class Writer:
                     column_list = ", ".join(f'"{c}"' for c in columns)
                     conn.execute(f"INSERT INTO {table} ({column_list}) SELECT * FROM {name}")
                 conn.execute("COMMIT")
+            except duckdb.FatalException:
+                # DuckDB has given up on the database: any further statement, the rollback
+                # included, would only fail and hide this error.
+                fatal = True
+                raise
             except BaseException:
                 try:
                     conn.execute("ROLLBACK")
@@ -366,8 +514,9 @@ class Writer:
                     log.exception("rollback failed")
                 raise
         finally:
-            for name in names:
-                conn.unregister(name)
+            if not fatal:
+                for name in names:
+                    conn.unregister(name)
 
     def _increases(
         self, points: list[MetricPointRow]
@@ -415,6 +564,11 @@ class Writer:
             [keys],
         ).fetchall()
         return {key: SeriesState(int(start), int(t), float(v)) for key, start, t, v in rows}
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _arrow(

@@ -15,9 +15,13 @@ from otelwatch.ingest.limits import DEFAULT_MAX_REQUEST_BYTES, Limits
 from otelwatch.ingest.tls import TlsFiles
 from otelwatch.runtime import DEFAULT_GRPC_PORT, DEFAULT_HOST, DEFAULT_HTTP_PORT, Settings
 from otelwatch.store import database
+from otelwatch.store.retention import DEFAULT_MAX_AGE_NS, DEFAULT_MAX_BYTES, RetentionPolicy
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)", re.IGNORECASE)
+_DURATION_NS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
+_OFF = ("off", "none", "0", "forever", "unlimited")
 TOKEN_ENV = "OTELWATCH_AUTH_TOKEN"  # noqa: S105 (the name of a variable, not a secret)
 
 
@@ -48,6 +52,45 @@ def size(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"size must be positive: {text!r}")
     return value
+
+
+def duration_or_off(text: str) -> int | None:
+    """A duration in nanoseconds (``7d``, ``12h``, ``90min``, ``2w``), or ``None`` for ``off``."""
+    if text.strip().lower() in _OFF:
+        return None
+    match = _DURATION.fullmatch(text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (try 7d, 12h or off)")
+    value = int(float(match[1]) * _DURATION_NS[match[2].lower()] * 10**9)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"duration must be positive: {text!r}")
+    return value
+
+
+def size_or_off(text: str) -> int | None:
+    """A size in bytes, or ``None`` for ``off``."""
+    return None if text.strip().lower() in _OFF else size(text)
+
+
+def add_retention_options(parser: argparse.ArgumentParser) -> None:
+    """``--retention`` and ``--max-db-size``."""
+    days = DEFAULT_MAX_AGE_NS // (86_400 * 10**9)
+    parser.add_argument(
+        "--retention",
+        type=duration_or_off,
+        default=DEFAULT_MAX_AGE_NS,
+        metavar="AGE",
+        help=f"delete data received longer ago than this, e.g. 7d or 12h (default: {days}d; "
+        "off keeps everything)",
+    )
+    parser.add_argument(
+        "--max-db-size",
+        type=size_or_off,
+        default=DEFAULT_MAX_BYTES,
+        metavar="SIZE",
+        help=f"delete the oldest data when the database holds more than this (default: "
+        f"{DEFAULT_MAX_BYTES // 1000**3}GB; off for no cap)",
+    )
 
 
 def token(text: str) -> str:
@@ -120,6 +163,7 @@ def add_listen_options(parser: argparse.ArgumentParser) -> None:
         metavar="SIZE",
         help="largest request accepted, compressed or decompressed (default: 20MiB)",
     )
+    add_retention_options(parser)
     add_auth_option(parser)
     parser.add_argument(
         "--tls-cert", type=Path, metavar="PEM", help="serve TLS on both ports with this certificate"
@@ -161,6 +205,7 @@ def settings_from(args: argparse.Namespace, *, listen: bool = True) -> Settings:
         limits=Limits(max_request_bytes=args.max_request_size),
         auth=BearerAuth(secret) if secret else None,
         tls=tls_files(args),
+        retention=RetentionPolicy(max_age_ns=args.retention, max_bytes=args.max_db_size),
     )
 
 
