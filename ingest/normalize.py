@@ -45,6 +45,8 @@ PROMOTED_KEYS = frozenset(
         "success",
         "decision",
         "event.sequence",
+        "ttft_ms",
+        "source",
     }
 )
 
@@ -196,6 +198,7 @@ def log_row(
     if not time_ns:
         time_ns = observed_ns or received_ns
     get = promoted.get
+    name = event_name(promoted, otlp_event_name, body)
     return (
         time_ns,
         observed_ns or time_ns,
@@ -205,7 +208,7 @@ def log_row(
         scope_name or None,
         _text(get("session.id")) or res.session_id,
         _text(get("prompt.id")),
-        event_name(promoted, otlp_event_name, body),
+        name,
         severity_number,
         severity_text or None,
         body if body is None or isinstance(body, str) else to_json(body),
@@ -223,6 +226,9 @@ def log_row(
         _text(get("decision")),
         _integer(get("event.sequence")),
         attributes_json,
+        _number(get("ttft_ms")),
+        # tool_decision's `source` (config, user_reject, hook, ...); other events' is not kept here.
+        _text(get("source")) if name == "tool_decision" else None,
     )
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 from otelwatch.store.models import TableCounts
 from otelwatch.store.queries.adhoc import AdhocQueries
 from otelwatch.store.queries.events import EventQueries
+from otelwatch.store.queries.overview import OverviewQueries
+from otelwatch.store.queries.sessions import SessionQueries
 from otelwatch.store.queries.summary import SummaryQueries
 
 
-class Reader(EventQueries, SummaryQueries, AdhocQueries):
+class Reader(EventQueries, SummaryQueries, AdhocQueries, OverviewQueries, SessionQueries):
     """Named read queries over one open database."""
 
     def table_counts(self) -> TableCounts:

@@ -95,6 +95,8 @@ LogEventRow = tuple[
     str | None,  # decision
     int | None,  # event_sequence
     str,  # attributes (JSON)
+    float | None,  # ttft_ms
+    str | None,  # decision_source
 ]
 LOG_EVENT_COLUMNS = (
     "time_ns",
@@ -123,6 +125,8 @@ LOG_EVENT_COLUMNS = (
     "decision",
     "event_sequence",
     "attributes",
+    "ttft_ms",
+    "decision_source",
 )
 
 MetricPointRow = tuple[
