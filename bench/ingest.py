@@ -1,0 +1,470 @@
+"""Ingest benchmark: otelwatch serve under Claude-Code-shaped load, checked row by row.
+
+For each scenario: start ``otelwatch serve`` on a new database file with free ports, warm it up,
+run the load generator (``bench/loadgen.py``) in this process, stop the server (SIGINT: it drains
+and commits everything queued), then open the file read-only and check that it holds exactly the
+spans, events and metric points that were acknowledged. Prints a Markdown table.
+
+    .venv/bin/python bench/ingest.py                  # every scenario, about three minutes
+    .venv/bin/python bench/ingest.py --only grpc-500 --json-out /tmp/ingest.json
+    .venv/bin/python bench/ingest.py --only grpc-500 --py-spy /tmp/grpc.svg
+
+The machine is shared: before each scenario it waits (up to ``--max-wait``) until other work keeps
+fewer than ``--max-busy`` cores busy; it measures the CPU that the server, the load generator and
+everything else used during the run, and runs a scenario again when the others took more than
+``--max-other`` percent of a core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import loadgen  # a sibling script, not a package
+
+ROOT = Path(__file__).resolve().parent.parent
+TABLES = {"traces": "spans", "logs": "log_events", "metrics": "metric_points"}
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """One measured run: loadgen arguments plus the target it is judged against."""
+
+    name: str
+    title: str
+    argv: list[str]
+    target: str = ""
+    check: str = ""  # "rate>=N" or "paced" (no errors, p99 < 100 ms)
+
+
+def scenarios(quick: bool) -> list[Scenario]:
+    """The scenarios of the ingest issue; ``quick`` shrinks them for a smoke test."""
+    n = 5 if quick else 1
+    duration = "5" if quick else "25"
+    return [
+        Scenario(
+            "grpc-500",
+            "gRPC, traces, batches of 500, max rate",
+            [
+                "--transport",
+                "grpc",
+                "--signal",
+                "traces",
+                "--batch",
+                "500",
+                "--senders",
+                "4",
+                "--requests",
+                str(400 // n),
+            ],
+            "≥ 50,000 spans/s",
+            "rate>=50000",
+        ),
+        Scenario(
+            "http-json",
+            "HTTP/JSON, traces, batches of 500, max rate",
+            [
+                "--transport",
+                "http-json",
+                "--signal",
+                "traces",
+                "--batch",
+                "500",
+                "--senders",
+                "4",
+                "--requests",
+                str(120 // n),
+            ],
+            "≥ 30,000 spans/s",
+            "rate>=30000",
+        ),
+        Scenario(
+            "http-protobuf",
+            "HTTP/protobuf, traces, batches of 500, max rate",
+            [
+                "--transport",
+                "http-protobuf",
+                "--signal",
+                "traces",
+                "--batch",
+                "500",
+                "--senders",
+                "4",
+                "--requests",
+                str(300 // n),
+            ],
+        ),
+        Scenario(
+            "grpc-mixed",
+            "gRPC, traces + logs + metrics in turn, batches of 500, max rate",
+            [
+                "--transport",
+                "grpc",
+                "--signal",
+                "mixed",
+                "--batch",
+                "500",
+                "--senders",
+                "4",
+                "--requests",
+                str(300 // n),
+            ],
+        ),
+        Scenario(
+            "grpc-claude",
+            "gRPC, Claude Code's own request sizes (64 sessions), max rate",
+            [
+                "--transport",
+                "grpc",
+                "--signal",
+                "claude",
+                "--senders",
+                "4",
+                "--requests",
+                str(3000 // n),
+            ],
+        ),
+        Scenario(
+            "grpc-paced",
+            f"gRPC, traces, batches of 500, paced at 20,000 spans/s for {duration} s",
+            [
+                "--transport",
+                "grpc",
+                "--signal",
+                "traces",
+                "--batch",
+                "500",
+                "--senders",
+                "4",
+                "--rate",
+                "20000",
+                "--duration",
+                duration,
+            ],
+            "no errors, p99 < 100 ms",
+            "paced",
+        ),
+        Scenario(
+            "grpc-paced-100",
+            f"gRPC, traces, batches of 100, paced at 20,000 spans/s for {duration} s",
+            [
+                "--transport",
+                "grpc",
+                "--signal",
+                "traces",
+                "--batch",
+                "100",
+                "--senders",
+                "8",
+                "--rate",
+                "20000",
+                "--duration",
+                duration,
+            ],
+            "no errors, p99 < 100 ms",
+            "paced",
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------- the server
+
+
+class Server:
+    """``otelwatch serve`` as a subprocess on free ports."""
+
+    def __init__(self, db: Path) -> None:
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "otelwatch",
+                "serve",
+                "--db",
+                str(db),
+                "--grpc-port",
+                "0",
+                "--http-port",
+                "0",
+                "-q",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.grpc = self.http = ""
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + 30
+        while not (self.grpc and self.http):
+            line = self.process.stdout.readline()
+            if not line:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError(f"serve did not start: {self.process.stderr.read()}")  # type: ignore[union-attr]
+                continue
+            if match := re.search(r"OTLP/gRPC\s+(\S+)", line):
+                self.grpc = match[1]
+            if match := re.search(r"OTLP/HTTP\s+http://(\S+)", line):
+                self.http = match[1]
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time of the server so far."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / ticks
+
+    def stop(self) -> str:
+        """SIGINT (drain, commit, exit) and return what it printed last."""
+        self.process.send_signal(signal.SIGINT)
+        out, _ = self.process.communicate(timeout=120)
+        return out.strip().splitlines()[-1] if out.strip() else ""
+
+
+def machine_cpu() -> float:
+    """Busy CPU seconds of the whole machine since boot (all cores), from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait; guest time is already counted in user
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def busy_cores(seconds: float = 3.0) -> float:
+    """How many cores the machine keeps busy right now (averaged over ``seconds``)."""
+    before = machine_cpu()
+    time.sleep(seconds)
+    return (machine_cpu() - before) / seconds
+
+
+def wait_for_quiet(max_busy: float, max_wait: float) -> float:
+    """Wait until other work keeps less than ``max_busy`` cores busy; returns the last sample.
+
+    The load average lags by minutes (and counts our own previous scenario), so this samples
+    the CPU actually in use instead.
+    """
+    deadline = time.monotonic() + max_wait
+    busy = busy_cores()
+    while busy >= max_busy and time.monotonic() < deadline:
+        busy = busy_cores(5.0)
+    return busy
+
+
+def stored_rows(db: Path) -> dict[str, int]:
+    """Row counts per signal, read from the database file after the server exited."""
+    with duckdb.connect(str(db), read_only=True) as conn:
+        counts = {}
+        for sig, table in TABLES.items():
+            row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+            counts[sig] = int(row[0]) if row else 0
+        return counts
+
+
+# --------------------------------------------------------------------------- a scenario
+
+
+@dataclass
+class Result:
+    """A scenario's figures and verdicts."""
+
+    name: str
+    title: str
+    command: str
+    busy_before: float
+    report: dict[str, Any]
+    server_cpu_percent: float
+    other_cpu_percent: float
+    stored: dict[str, int]
+    acknowledged: dict[str, int]
+    stored_matches: bool
+    target: str
+    verdict: str
+    notes: list[str] = field(default_factory=list)
+
+
+def run_scenario(scenario: Scenario, args: argparse.Namespace, workdir: Path) -> Result:
+    """Start a server, load it, stop it, and check the file against the acknowledgements."""
+    busy = wait_for_quiet(args.max_busy, args.max_wait)
+    db = workdir / f"{scenario.name}.duckdb"
+    server = Server(db)
+    transport = scenario.argv[scenario.argv.index("--transport") + 1]
+    target = server.grpc if transport == "grpc" else server.http
+    argv = [*scenario.argv, "--target", target]
+    profiler = None
+    if args.py_spy and scenario.name in args.only:
+        profiler = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "py-spy"),
+                "record",
+                "--pid",
+                str(server.process.pid),
+                "--output",
+                args.py_spy,
+                "--format",
+                "flamegraph" if args.py_spy.endswith(".svg") else "raw",
+                "--threads",
+                "--idle",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(1)
+    lg_args = loadgen.parse_args(argv)
+    marks: dict[str, float] = {}
+
+    def log(line: str) -> None:
+        print(f"  {line}", file=sys.stderr, flush=True)
+        if line.startswith("warmed up"):  # the timed run starts now
+            marks["server"] = server.cpu_seconds()
+            marks["machine"] = machine_cpu()
+
+    report = loadgen.execute(lg_args, log=log)
+    cpu = server.cpu_seconds() - marks["server"]
+    machine = machine_cpu() - marks["machine"]
+    if profiler is not None:
+        profiler.send_signal(signal.SIGINT)
+        profiler.wait(timeout=60)
+    last_line = server.stop()
+    stored = stored_rows(db)
+    acknowledged = {
+        sig: report.acknowledged_by_signal.get(sig, 0) + report.warmup.get(sig, 0) for sig in TABLES
+    }
+    result = Result(
+        name=scenario.name,
+        title=scenario.title,
+        command="python bench/loadgen.py " + " ".join(scenario.argv),
+        busy_before=round(busy, 2),
+        report=asdict(report),
+        # The server's CPU over the whole timed run (warm-up excluded); 100 % is one core.
+        server_cpu_percent=round(100 * cpu / report.seconds) if report.seconds else 0.0,
+        # Everything else the machine did meanwhile (other engineers' tests, say).
+        other_cpu_percent=round(
+            100 * max(0.0, machine - cpu - report.client_cpu_s) / report.seconds
+        )
+        if report.seconds
+        else 0.0,
+        stored=stored,
+        acknowledged=acknowledged,
+        stored_matches=stored == acknowledged,
+        target=scenario.target,
+        verdict=verdict(scenario, report),
+        notes=[last_line],
+    )
+    for path in db.parent.glob(f"{db.name}*"):
+        path.unlink()
+    return result
+
+
+def verdict(scenario: Scenario, report: loadgen.Report) -> str:
+    """Met, missed, or nothing to judge."""
+    if scenario.check.startswith("rate>="):
+        wanted = float(scenario.check.split(">=")[1])
+        return "met" if report.items_per_s >= wanted and not report.errors else "missed"
+    if scenario.check == "paced":
+        ok = not report.errors and report.latency_ms["p99"] < 100
+        return "met" if ok else "missed"
+    return ""
+
+
+def table(results: list[Result]) -> str:
+    """The Markdown table of every result."""
+    lines = [
+        "| scenario | items/s | requests/s | p50 ms | p99 ms | max ms | errors "
+        "| CPU % server / loadgen / others | stored = acked | target |",
+        "|---|--:|--:|--:|--:|--:|---|--:|---|---|",
+    ]
+    for r in results:
+        rep = r.report
+        lat = rep["latency_ms"]
+        errors = ", ".join(f"{k} ×{v}" for k, v in rep["errors"].items()) or "none"
+        target = f"{r.target}: **{r.verdict}**" if r.target else ""
+        client = 100 * rep["client_cpu_s"] / rep["seconds"] if rep["seconds"] else 0.0
+        lines.append(
+            f"| {r.title} | {rep['items_per_s']:,.0f} | {rep['requests_per_s']:,.1f} "
+            f"| {lat['p50']:.1f} | {lat['p99']:.1f} | {lat['max']:.1f} | {errors} "
+            f"| {r.server_cpu_percent:.0f} / {client:.0f} / {r.other_cpu_percent:.0f} "
+            f"| {'yes' if r.stored_matches else 'NO'} ({sum(r.stored.values()):,} rows) "
+            f"| {target} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the scenarios and print the table."""
+    names = [s.name for s in scenarios(False)]
+    parser = argparse.ArgumentParser(prog="bench/ingest.py", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=names,
+        default=names,
+        metavar="NAME",
+        help=f"scenarios to run (default all: {', '.join(names)})",
+    )
+    parser.add_argument("--quick", action="store_true", help="smaller runs, for a smoke test")
+    parser.add_argument(
+        "--max-busy",
+        type=float,
+        default=0.15,
+        help="before a scenario, wait until other work keeps fewer than this many cores busy",
+    )
+    parser.add_argument(
+        "--max-other",
+        type=float,
+        default=20.0,
+        help="run a scenario again when other processes used more than this percent of a core "
+        "during it (default 20)",
+    )
+    parser.add_argument("--retries", type=int, default=2, help="re-runs allowed per scenario")
+    parser.add_argument("--max-wait", type=float, default=180.0, help="at most this long, s")
+    parser.add_argument("--json-out", default=None, help="also write the results here as JSON")
+    parser.add_argument(
+        "--py-spy",
+        default=None,
+        metavar="FILE",
+        help="profile the server with py-spy during the selected scenarios "
+        "(.svg: flame graph, otherwise raw collapsed stacks)",
+    )
+    args = parser.parse_args(argv)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="otelwatch-bench-") as tmp:
+        for scenario in scenarios(args.quick):
+            if scenario.name not in args.only:
+                continue
+            print(f"{scenario.name}: {scenario.title}", file=sys.stderr, flush=True)
+            result = run_scenario(scenario, args, Path(tmp))
+            for _ in range(args.retries):
+                if result.other_cpu_percent <= args.max_other:
+                    break
+                print(
+                    f"  other processes used {result.other_cpu_percent:.0f} % CPU: again",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                result = run_scenario(scenario, args, Path(tmp))
+            results.append(result)
+            print(
+                f"  {json.dumps(result.report['latency_ms'])} "
+                f"{result.report['items_per_s']:,.0f} items/s; stored "
+                f"{result.stored} vs acknowledged {result.acknowledged}",
+                file=sys.stderr,
+                flush=True,
+            )
+    print(table(results))
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps([asdict(r) for r in results], indent=2))
+    return 0 if all(r.stored_matches for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
