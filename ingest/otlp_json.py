@@ -13,6 +13,7 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from otelwatch.ingest import normalize
@@ -309,6 +310,12 @@ def _count(point: dict[str, Any], key: str = "count") -> int:
     return value
 
 
+def _count_in_range(point: dict[str, Any], counts: Sequence[int] = ()) -> bool:
+    """Whether ``count`` (and bucket counts) fit the store; otherwise the point is rejected
+    alone, with partial success, as the protobuf decoder does."""
+    return all(0 <= c <= normalize.INT64_MAX for c in (_int(point, "count"), *counts))
+
+
 def _metric(
     batch: RowBatch,
     metric: dict[str, Any],
@@ -355,8 +362,9 @@ def _metric(
         )
         for p in _objects(data, "dataPoints"):
             counts = [json_int(c, "bucketCounts") for c in _list(p, "bucketCounts")]
-            if any(not 0 <= c <= normalize.INT64_MAX for c in counts):
-                raise DecodeError("bucketCounts out of range")
+            if not _count_in_range(p, counts):
+                batch.reject("histogram count out of range")
+                continue
             out.append(
                 row(
                     **common,
@@ -384,6 +392,9 @@ def _metric(
         )
         for p in _objects(data, "dataPoints"):
             positive, negative = _opt_obj(p, "positive"), _opt_obj(p, "negative")
+            if not _count_in_range(p):
+                batch.reject("histogram count out of range")
+                continue
             out.append(
                 row(
                     **common,
@@ -420,6 +431,9 @@ def _metric(
     elif "summary" in metric:
         data = _obj(metric["summary"], "summary")
         for p in _objects(data, "dataPoints"):
+            if not _count_in_range(p):
+                batch.reject("summary count out of range")
+                continue
             quantiles = []
             for q in _objects(p, "quantileValues"):
                 quantiles.append(
@@ -439,7 +453,8 @@ def _metric(
                     time_ns=_time(p, "timeUnixNano"),
                     value=None,
                     count=_count(p),
-                    total=_opt_float(p, "sum"),
+                    # Not optional in SummaryDataPoint: left out of the JSON, it is 0.
+                    total=_opt_float(p, "sum") or 0.0,
                     detail={"quantiles": quantiles},
                 )
             )
