@@ -37,6 +37,7 @@ import struct
 import sys
 import tempfile
 import threading
+import time
 import types
 import typing
 from pathlib import Path
@@ -86,6 +87,8 @@ def socket_dir() -> Path:
     Raises :class:`ControlUnavailable` when it is not a directory owned by this user and closed
     to everyone else: another user could otherwise put a socket there and answer our queries.
     """
+    if not hasattr(socket, "AF_UNIX") or not hasattr(os, "getuid"):
+        raise ControlUnavailable("this system has no Unix domain sockets")
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if runtime and Path(runtime).is_dir():
         directory = Path(runtime) / "otelwatch"
@@ -254,6 +257,7 @@ class ControlServer:
         with contextlib.suppress(FileNotFoundError):
             # We hold the database's write lock, so a socket of the same name is a dead one's.
             self.path.unlink()
+        _sweep(self.path.parent)
         old_umask = os.umask(0o177)
         try:
             self._server = _Server(self.path, self._reader, self._key)
@@ -276,6 +280,28 @@ class ControlServer:
             if self.path.stat().st_ino == self._inode:
                 self.path.unlink()
         self._server = None
+
+
+def _sweep(directory: Path) -> None:
+    """Remove the sockets that killed instances left: nothing listens on them any more.
+
+    Only sockets a minute old: a new one may be bound but not yet listening.
+    """
+    for stale in directory.glob("*.sock"):
+        try:
+            if time.time() - stale.lstat().st_mtime < 60:
+                continue
+        except OSError:
+            continue
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(0.2)
+            try:
+                probe.connect(str(stale))
+            except ConnectionRefusedError:
+                with contextlib.suppress(OSError):
+                    stale.unlink()
+            except OSError:
+                pass
 
 
 # ---------------------------------------------------------------- the client, in export and query

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import base64
 import json
+import signal
+import socket
+import stat
 import statistics
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -13,6 +16,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from conftest import start_runtime
 from google.protobuf.json_format import MessageToDict
 from markdown_it import MarkdownIt
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
@@ -24,6 +28,7 @@ from otlp_clients import recorded
 from store_files import build_db, otelwatch, recorded_requests
 from test_serve_process import serve
 
+from otelwatch import control
 from otelwatch.simulator import Simulator
 
 SCHEMA = json.loads((Path(__file__).parent.parent / "docs" / "export.schema.json").read_text())
@@ -488,3 +493,46 @@ def test_export_while_serve_holds_the_database(recorded_db: Path, tmp_path: Path
     assert held == free
     # The instance is gone; the file is read directly again, and is intact.
     assert export_json(db) == free
+
+
+def test_export_after_the_holder_was_killed(recorded_db: Path, tmp_path: Path) -> None:
+    """A killed instance leaves its socket behind; export reads the file itself then."""
+    db = tmp_path / "orphan.duckdb"
+    db.write_bytes(recorded_db.read_bytes())
+    free = export_json(db)
+    with serve(db) as (proc, _, _):
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    assert export_json(db) == free
+
+
+def test_the_control_socket_answers_only_its_named_queries(tmp_path: Path) -> None:
+    db = tmp_path / "control.duckdb"
+    runtime = start_runtime(db)
+    try:
+        path = control.socket_path(db)
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+        key = control.database_key(db)
+
+        def ask(request: dict[str, Any]) -> dict[str, Any]:
+            with socket.socket(socket.AF_UNIX) as sock:
+                sock.connect(str(path))
+                sock.sendall(json.dumps(request).encode() + b"\n")
+                answer: dict[str, Any] = json.loads(sock.makefile("rb").readline())
+            return answer
+
+        base = {"protocol": control.PROTOCOL, "database": key}
+        assert ask({**base, "call": "hello"})["ok"]
+        for call in ("table_counts", "_cursor", "__init__", "events"):
+            answer = ask({**base, "call": call})
+            assert not answer["ok"]
+            assert "unknown call" in answer["error"]
+        assert "another database" in ask({**base, "database": "0" * 20, "call": "hello"})["error"]
+        refused = ask({**base, "call": "run_sql", "args": {"sql": "DELETE FROM spans"}})
+        assert refused["kind"] == "QueryRefused"
+        found = ask({**base, "call": "find_sessions", "args": {"prefix": ""}})
+        assert found == {"ok": True, "result": []}
+    finally:
+        runtime.stop()
+    assert not path.exists()  # removed on stop
