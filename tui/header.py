@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -22,6 +23,9 @@ class AppInfo:
     read_only: bool = False
     retention: str | None = None
     connect_lines: tuple[str, ...] = ()
+    export_session: Callable[[str], str] | None = None
+    """Writes a session's summary to a file and returns where (the Sessions view's ``x``); it
+    reads the store, so call it from a worker thread."""
 
 
 class StatusHeader(Widget):

@@ -20,6 +20,7 @@ from otelwatch.commands.common import (
     warn,
 )
 from otelwatch.commands.recording import add_record_option, open_recorder, recorded_line
+from otelwatch.export import write_summary_file
 from otelwatch.ingest.errors import BindError
 from otelwatch.ingest.tls import TlsError
 from otelwatch.runtime import Runtime
@@ -63,6 +64,9 @@ def app_info(runtime: Runtime) -> AppInfo:
         read_only=settings.read_only,
         retention=None if settings.read_only else settings.retention.describe(),
         connect_lines=connect,
+        export_session=lambda session_id: str(
+            write_summary_file(runtime.reader(), session_id, Path.cwd())
+        ),
     )
 
 
