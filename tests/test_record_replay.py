@@ -17,6 +17,7 @@ from store_files import build_db, otelwatch, recorded_requests
 from test_serve_process import serve
 
 from otelwatch.commands.replay import Pacer
+from otelwatch.ingest.auth import BearerAuth
 from otelwatch.ingest.record import Recorder
 from otelwatch.runtime import Runtime, Settings
 
@@ -245,3 +246,20 @@ def test_replay_reports_failed_requests(tmp_path: Path, no_listener_port: int) -
     assert run.code == 1
     assert "sent 0 of 1 requests" in run.err
     assert "1 failed" in run.err
+
+
+@pytest.mark.parametrize("scheme", ["grpc", "http"])
+def test_replay_sends_the_auth_token(tmp_path: Path, scheme: str) -> None:
+    runtime = start_runtime(tmp_path / "auth.duckdb", auth=BearerAuth("s3cret-token"))
+    try:
+        address = runtime.grpc_address if scheme == "grpc" else runtime.http_address
+        target = ("--to", f"{scheme}://{address}", "--speed", "max")
+        refused = otelwatch("replay", str(COLLECTOR_FILE), *target)
+        assert refused.code == 1
+        assert "sent 0 of 5 requests" in refused.err
+        run = otelwatch("replay", str(COLLECTOR_FILE), *target, "--auth-token", "s3cret-token")
+        assert run.code == 0, run.err
+        assert "sent 5 of 5 requests" in run.err
+        assert runtime.reader().table_counts().items == 6 + 11 + 12
+    finally:
+        runtime.stop()

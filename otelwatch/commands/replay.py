@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from otelwatch.commands.common import OptionError, add_auth_option, auth_token, fail
+from otelwatch.commands.common import TOKEN_ENV, OptionError, auth_token, fail, token
 from otelwatch.ingest.otlp_client import RETRIES, Sender, TargetError, sender_for
 from otelwatch.ingest.record import BadLine, RecordingError, read_records, record_info
 
@@ -63,7 +63,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help=f"retry a refused request up to N times, as OTLP exporters do (default {RETRIES})",
     )
     parser.add_argument("--tls-ca", type=Path, metavar="PEM", help="CA to trust for grpcs/https")
-    add_auth_option(parser)
+    parser.add_argument(
+        "--auth-token",
+        type=token,
+        default=None,
+        metavar="TOKEN",
+        help=f"send 'Authorization: Bearer TOKEN' (default: ${TOKEN_ENV}, which keeps the token "
+        "out of the process list)",
+    )
     parser.set_defaults(run=run)
 
 
