@@ -13,9 +13,12 @@ from otelwatch.store.queries.events import EventQueries
 from otelwatch.store.queries.overview import OverviewQueries
 from otelwatch.store.queries.sessions import SessionQueries
 from otelwatch.store.queries.summary import SummaryQueries
+from otelwatch.store.queries.traces import TraceQueries
 
 
-class Reader(EventQueries, SummaryQueries, AdhocQueries, OverviewQueries, SessionQueries):
+class Reader(
+    EventQueries, SummaryQueries, AdhocQueries, OverviewQueries, SessionQueries, TraceQueries
+):
     """Named read queries over one open database."""
 
     def table_counts(self) -> TableCounts:

@@ -1,0 +1,656 @@
+"""Traces: the list of recent traces, one trace's spans, one span in full, search in a trace.
+
+Every span is counted once per ``(trace_id, span_id)``: an exporter's retry after a restart can
+store a span twice, and the newest copy wins.
+
+The list is built for a million stored spans. A full ``GROUP BY trace_id`` over every span costs
+about 40 ms there, so the list first finds the start of the ``limit``-th newest root span (a
+top-N over the root spans only) and aggregates just the spans that started since: span start
+times follow insertion order closely, so DuckDB's per-row-group min/max skip the rest of the
+table. Traces whose root has not arrived yet are in that window too, since their spans are recent.
+Sorting by duration, cost or errors orders those newest traces, as Jaeger's search results do.
+A text filter has to look at every span, so it takes longer (see docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from otelwatch.store.queries.base import QueryBase, like_pattern
+
+TraceSort = Literal["start", "duration", "cost", "errors"]
+TRACE_SORTS: tuple[TraceSort, ...] = ("start", "duration", "cost", "errors")
+
+REDACTED = "<REDACTED>"
+
+# A trace bigger than this is shown cut, and says so: the waterfall holds every span in memory.
+MAX_TRACE_SPANS = 50_000
+
+_NO_BOUND = -(2**63)
+
+
+@dataclass(frozen=True, slots=True)
+class TraceRow:
+    """One trace of the list: what its root says and what its spans add up to."""
+
+    trace_id: str
+    name: str
+    """The root span's name, or while the root is missing, the earliest span's."""
+    has_root: bool
+    """False while the root span has not arrived (its children are often exported first)."""
+    session_id: str | None
+    service_name: str | None
+    start_ns: int
+    end_ns: int
+    spans: int
+    errors: int
+    """Spans with status ``error``."""
+    cost_usd: float | None
+    """The turn's cost from its ``api_request`` events; ``None`` when none were received."""
+    tokens: int | None
+    """Input, output, cache read and cache creation tokens, from the ``api_request`` events or
+    else the ``llm_request`` spans; ``None`` when neither says."""
+    prompt: str | None
+    """The user's prompt when it was exported (``OTEL_LOG_USER_PROMPTS=1``), else ``None``."""
+
+    @property
+    def duration_ns(self) -> int:
+        """From the first span's start to the last span's end."""
+        return max(0, self.end_ns - self.start_ns)
+
+
+@dataclass(frozen=True, slots=True)
+class TraceSpan:
+    """One span as the waterfall draws it: the promoted columns only, no JSON."""
+
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    kind: str
+    start_ns: int
+    end_ns: int
+    status_code: str
+    span_type: str | None
+    tool_name: str | None
+    model: str | None
+    service_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TurnUsage:
+    """What a trace's model calls used, from its ``api_request`` events or ``llm_request`` spans."""
+
+    cost_usd: float | None
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_creation_tokens: int
+    requests: int
+    from_events: bool
+    """True when the figures come from ``api_request`` events (the only source of cost)."""
+
+    @property
+    def tokens(self) -> int:
+        """All four kinds of tokens added up."""
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_read_tokens
+            + self.cache_creation_tokens
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """One trace: every span (up to :data:`MAX_TRACE_SPANS`), its usage and its prompt."""
+
+    trace_id: str
+    spans: tuple[TraceSpan, ...]
+    truncated: bool
+    """More spans are stored than were loaded."""
+    session_id: str | None
+    usage: TurnUsage | None
+    prompt: str | None
+    prompt_length: int | None
+    """The prompt's length in characters, also known when its text was redacted."""
+
+
+@dataclass(frozen=True, slots=True)
+class SpanEvent:
+    """An event recorded on a span (``gen_ai.request.attempt``, ``tool.output``, …)."""
+
+    time_ns: int
+    name: str
+    attributes: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SpanLink:
+    """A link from a span to another span, possibly of another trace."""
+
+    trace_id: str
+    span_id: str
+    attributes: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TraceLogEvent:
+    """A log event tied to a span: emitted in it, or naming its tool call or model request."""
+
+    time_ns: int
+    event_name: str | None
+    span_id: str | None
+    attributes: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SpanDetail:
+    """Everything stored about one span, and the log events tied to it."""
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    kind: str
+    start_ns: int
+    end_ns: int
+    status_code: str
+    status_message: str | None
+    service_name: str | None
+    scope_name: str | None
+    scope_version: str | None
+    trace_state: str | None
+    attributes: dict[str, Any]
+    events: tuple[SpanEvent, ...]
+    links: tuple[SpanLink, ...]
+    resource: dict[str, Any]
+    log_events: tuple[TraceLogEvent, ...]
+    """Events emitted in this span (for the root: the whole turn's), or carrying its
+    ``tool_use_id`` or ``request_id``; oldest first."""
+
+
+@dataclass(slots=True)
+class _Extras:
+    cost_usd: float | None = None
+    tokens: int | None = None
+    prompt: str | None = None
+    requests: int = 0
+
+
+class _Bounded(dict[str, str | None]):
+    """A dict that forgets everything when it grows past a size (a cache of prompts)."""
+
+    LIMIT = 100_000
+
+    def __setitem__(self, key: str, value: str | None) -> None:
+        if len(self) >= self.LIMIT:
+            self.clear()
+        super().__setitem__(key, value)
+
+
+_TOKEN_KEYS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens")
+
+
+def _integer(value: Any) -> int:
+    """An attribute's number (Claude Code sends some as digit strings), 0 when it is none."""
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _span_tokens(attributes: dict[str, Any]) -> int:
+    """Tokens of one ``llm_request`` span, from its attributes."""
+    return sum(_integer(attributes.get(key)) for key in _TOKEN_KEYS)
+
+
+def _newest(rows: list[Any], limit: int) -> list[Any]:
+    """The ``limit`` traces that started last (aggregate rows: the start is at index 5)."""
+    return sorted(rows, key=lambda r: (r[5], r[0]), reverse=True)[:limit]
+
+
+def _json(text: str | None) -> Any:
+    return json.loads(text) if text else None
+
+
+def _prompt(text: Any) -> str | None:
+    if not isinstance(text, str) or not text or text == REDACTED:
+        return None
+    return text
+
+
+class TraceQueries(QueryBase):
+    """Queries of the Traces view and the waterfall."""
+
+    # ------------------------------------------------------------------ the list
+
+    def traces(
+        self,
+        *,
+        session_id: str | None = None,
+        text: str = "",
+        sort: TraceSort = "start",
+        descending: bool = True,
+        limit: int = 500,
+    ) -> list[TraceRow]:
+        """The ``limit`` newest traces (by their first span's start), ordered by ``sort``.
+
+        ``session_id`` keeps one session's traces. ``text`` keeps the traces whose id starts
+        with it, or that have a span whose name, tool, model or session contains it, or (among
+        the ``limit`` newest) whose prompt contains it. A trace is listed as soon as any of its
+        spans is stored.
+        """
+        with self._cursor() as cur:
+            since = self._window_start(cur, session_id, limit)
+            found = _newest(self._aggregate(cur, since, None, session_id), limit)
+            extras = self._extras(cur, found, window=True)
+            if text:
+                needle = text.lower()
+                keep = {
+                    r[0]
+                    for r in found
+                    if (p := extras[r[0]].prompt) is not None and needle in p.lower()
+                }
+                keep.update(self._matching_traces(cur, session_id, needle, limit))
+                known = {r[0] for r in found if r[0] in keep}
+                more = sorted(keep - known)
+                found = [r for r in found if r[0] in known]
+                if more:
+                    older = self._aggregate(cur, _NO_BOUND, more, None)
+                    found = _newest(found + older, limit)
+                    extras.update(self._extras(cur, older, window=False))
+        rows = [
+            TraceRow(
+                trace_id=r[0],
+                name=r[1],
+                has_root=bool(r[2]),
+                session_id=r[3],
+                service_name=r[4],
+                start_ns=r[5],
+                end_ns=r[6],
+                spans=r[7],
+                errors=r[8],
+                cost_usd=extras[r[0]].cost_usd,
+                tokens=extras[r[0]].tokens,
+                prompt=extras[r[0]].prompt,
+            )
+            for r in found
+        ]
+        return sort_traces(rows, sort, descending=descending)
+
+    def _window_start(self, cur: Any, session_id: str | None, limit: int) -> int:
+        """The start of the ``limit``-th newest root span, or no bound when there are fewer."""
+        where, params = "", list[Any]([limit])
+        if session_id:
+            where, params = "AND session_id = ?", [session_id, limit]
+        row = cur.execute(
+            f"""
+            SELECT count(*), min(start_ns) FROM (
+                SELECT start_ns FROM spans WHERE parent_span_id IS NULL {where}
+                ORDER BY start_ns DESC LIMIT ?
+            )
+            """,
+            params,
+        ).fetchone()
+        return _NO_BOUND if row is None or row[0] < limit else int(row[1])
+
+    def _matching_traces(
+        self, cur: Any, session_id: str | None, needle: str, limit: int
+    ) -> list[str]:
+        """The newest traces with a span whose id, name, tool, model or session matches."""
+        params: list[Any] = [needle, needle, needle, needle, needle]
+        session = ""
+        if session_id:
+            session, params = "AND session_id = ?", [*params, session_id]
+        rows = cur.execute(
+            f"""
+            SELECT trace_id FROM spans
+            WHERE (starts_with(trace_id, ?) OR contains(lower(name), ?)
+                   OR contains(lower(tool_name), ?) OR contains(lower(model), ?)
+                   OR contains(lower(session_id), ?))
+                  {session}
+            GROUP BY trace_id ORDER BY max(start_ns) DESC LIMIT ?
+            """,
+            [*params, limit],
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def _aggregate(
+        self, cur: Any, since_ns: int, ids: Sequence[str] | None, session_id: str | None
+    ) -> list[Any]:
+        """Per trace: id, name, has root, session, service, start, end, spans, errors."""
+        where = "start_ns >= ?"
+        params: list[Any] = [since_ns]
+        if ids is not None:
+            where += " AND trace_id IN (SELECT unnest(?::VARCHAR[]))"
+            params.append(list(ids))
+        if session_id:
+            # Through the trace, so that a span without the attribute still counts.
+            where += (
+                " AND trace_id IN (SELECT trace_id FROM spans WHERE session_id = ?"
+                " AND start_ns >= ?)"
+            )
+            params += [session_id, since_ns]
+        rows: list[Any] = cur.execute(
+            f"""
+            SELECT trace_id,
+                   coalesce(arg_min(name, start_ns) FILTER (WHERE parent_span_id IS NULL),
+                            arg_min(name, start_ns)),
+                   bool_or(parent_span_id IS NULL),
+                   coalesce(max(session_id) FILTER (WHERE parent_span_id IS NULL),
+                            max(session_id)),
+                   coalesce(max(service_name) FILTER (WHERE parent_span_id IS NULL),
+                            max(service_name)),
+                   min(start_ns), max(end_ns),
+                   count(DISTINCT span_id),
+                   count(DISTINCT span_id) FILTER (WHERE status_code = 'error')
+            FROM spans
+            WHERE {where}
+            GROUP BY trace_id
+            """,
+            params,
+        ).fetchall()
+        return rows
+
+    def _extras(self, cur: Any, found: list[Any], *, window: bool) -> dict[str, _Extras]:
+        """Cost, tokens and prompt of each trace in ``found``.
+
+        Cost and tokens come from the ``api_request`` events' promoted columns. JSON is slow to
+        read at this scale (the column is compressed), so it is read only where needed: the
+        prompt of traces not seen before (a prompt never changes, so it is remembered), and the
+        ``llm_request`` spans' tokens of traces without ``api_request`` events. With ``window``,
+        ``found`` holds every trace that started since the earliest of them, and events are
+        picked in Python rather than by a join, which is several times faster.
+        """
+        out = {r[0]: _Extras() for r in found}
+        if not found:
+            return out
+        starts = {r[0]: r[5] for r in found}
+        pick = "" if window else "AND trace_id IN (SELECT unnest(?::VARCHAR[]))"
+        chosen = [] if window else [list(out)]
+        seen: set[tuple[Any, ...]] = set()
+        for trace_id, session, seq, time_ns, cost, tokens in cur.execute(
+            f"""
+            SELECT trace_id, session_id, event_sequence, time_ns, cost_usd,
+                   coalesce(input_tokens, 0) + coalesce(output_tokens, 0)
+                   + coalesce(cache_read_tokens, 0) + coalesce(cache_creation_tokens, 0)
+            FROM log_events
+            WHERE event_name = 'api_request' AND time_ns >= ? AND trace_id IS NOT NULL {pick}
+            """,
+            [min(starts.values()), *chosen],
+        ).fetchall():
+            extra = out.get(trace_id)
+            key = (trace_id, session, seq, time_ns)
+            if extra is None or key in seen:
+                continue
+            seen.add(key)
+            extra.requests += 1
+            extra.cost_usd = (extra.cost_usd or 0.0) + (cost or 0.0)
+            extra.tokens = (extra.tokens or 0) + int(tokens)
+        prompts = self._known_prompts()
+        for trace_id, extra in out.items():
+            extra.prompt = prompts.get(trace_id)
+        unknown = [t for t in out if t not in prompts]
+        if unknown:
+            for trace_id, prompt in cur.execute(
+                """
+                SELECT trace_id, attributes->>'prompt' FROM log_events
+                WHERE event_name = 'user_prompt' AND time_ns >= ?
+                      AND list_contains(?::VARCHAR[], trace_id)
+                """,
+                [min(starts[t] for t in unknown), unknown],
+            ).fetchall():
+                text = out[trace_id].prompt = out[trace_id].prompt or _prompt(prompt)
+                prompts[trace_id] = text
+        # Traces without events: their logs were not exported, or not yet (the newest).
+        unpriced = {t for t, e in out.items() if not e.requests}
+        unprompted = {t for t in unknown if t not in prompts}
+        if unpriced or unprompted:
+            wanted = sorted(unpriced | unprompted)
+            for trace_id, span_id, span_type, attributes in cur.execute(
+                """
+                SELECT trace_id, span_id, span_type, attributes FROM spans
+                WHERE span_type IN ('llm_request', 'interaction') AND start_ns >= ?
+                      AND list_contains(?::VARCHAR[], trace_id)
+                """,
+                [min(starts[t] for t in wanted), wanted],
+            ).fetchall():
+                if (trace_id, span_id) in seen:
+                    continue
+                seen.add((trace_id, span_id))
+                attrs = _json(attributes) or {}
+                extra = out[trace_id]
+                if span_type == "llm_request" and trace_id in unpriced:
+                    extra.tokens = (extra.tokens or 0) + _span_tokens(attrs)
+                elif span_type == "interaction" and trace_id in unprompted:
+                    extra.prompt = extra.prompt or _prompt(attrs.get("user_prompt"))
+                    prompts[trace_id] = extra.prompt
+        return out
+
+    def _known_prompts(self) -> dict[str, str | None]:
+        """Prompts already read, by trace (``None``: redacted); shared by the reader's calls."""
+        try:
+            return self._prompts_read
+        except AttributeError:
+            self._prompts_read: dict[str, str | None] = _Bounded()
+            return self._prompts_read
+
+    # ------------------------------------------------------------------ one trace
+
+    def trace_ids(self, prefix: str, *, limit: int = 2) -> list[str]:
+        """Ids of stored traces that start with ``prefix`` (case-insensitive), at most ``limit``."""
+        with self._cursor() as cur:
+            rows = cur.execute(
+                "SELECT DISTINCT trace_id FROM spans WHERE starts_with(trace_id, ?) "
+                "ORDER BY trace_id LIMIT ?",
+                [prefix.strip().lower(), limit],
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def trace(self, trace_id: str, *, limit: int = MAX_TRACE_SPANS) -> Trace | None:
+        """Every span of one trace, oldest first, with its usage and prompt; ``None`` if none."""
+        with self._cursor() as cur:
+            rows = cur.execute(
+                """
+                SELECT DISTINCT ON (span_id)
+                       span_id, parent_span_id, name, kind, start_ns, end_ns, status_code,
+                       span_type, tool_name, model, service_name, session_id, received_ns
+                FROM spans WHERE trace_id = ?
+                ORDER BY span_id, received_ns DESC
+                """,
+                [trace_id],
+            ).fetchall()
+            if not rows:
+                return None
+            rows.sort(key=lambda r: (r[4], r[0]))
+            since = rows[0][4]
+            usage = self._turn_usage(cur, trace_id, since)
+            prompt, length = self._trace_prompt(cur, trace_id, since)
+        roots = [r for r in rows if r[1] is None]
+        session = (roots[0] if roots else rows[0])[11]
+        if session is None:
+            session = next((r[11] for r in rows if r[11]), None)
+        return Trace(
+            trace_id=trace_id,
+            spans=tuple(TraceSpan(*r[:11]) for r in rows[:limit]),
+            truncated=len(rows) > limit,
+            session_id=session,
+            usage=usage,
+            prompt=prompt,
+            prompt_length=length,
+        )
+
+    def _turn_usage(self, cur: Any, trace_id: str, since: int) -> TurnUsage | None:
+        row = cur.execute(
+            """
+            SELECT count(*), sum(cost_usd), sum(input_tokens), sum(output_tokens),
+                   sum(cache_read_tokens), sum(cache_creation_tokens)
+            FROM (SELECT DISTINCT ON (session_id, event_sequence, time_ns) * FROM log_events
+                  WHERE trace_id = ? AND event_name = 'api_request' AND time_ns >= ?)
+            """,
+            [trace_id, since],
+        ).fetchone()
+        if row and row[0]:
+            return TurnUsage(
+                cost_usd=row[1],
+                input_tokens=int(row[2] or 0),
+                output_tokens=int(row[3] or 0),
+                cache_read_tokens=int(row[4] or 0),
+                cache_creation_tokens=int(row[5] or 0),
+                requests=int(row[0]),
+                from_events=True,
+            )
+        rows = cur.execute(
+            """
+            SELECT DISTINCT ON (span_id) attributes FROM spans
+            WHERE trace_id = ? AND span_type = 'llm_request' AND start_ns >= ?
+            """,
+            [trace_id, since],
+        ).fetchall()
+        if not rows:
+            return None
+        totals = dict.fromkeys(_TOKEN_KEYS, 0)
+        for (attributes,) in rows:
+            attrs = _json(attributes) or {}
+            for key in _TOKEN_KEYS:
+                totals[key] += _integer(attrs.get(key))
+        return TurnUsage(
+            cost_usd=None,
+            input_tokens=totals["input_tokens"],
+            output_tokens=totals["output_tokens"],
+            cache_read_tokens=totals["cache_read_tokens"],
+            cache_creation_tokens=totals["cache_creation_tokens"],
+            requests=len(rows),
+            from_events=False,
+        )
+
+    def _trace_prompt(self, cur: Any, trace_id: str, since: int) -> tuple[str | None, int | None]:
+        rows = cur.execute(
+            """
+            SELECT attributes->>'prompt', TRY_CAST(attributes->>'prompt_length' AS BIGINT)
+            FROM log_events
+            WHERE trace_id = ? AND event_name = 'user_prompt' AND time_ns >= ?
+            UNION ALL
+            SELECT attributes->>'user_prompt',
+                   TRY_CAST(attributes->>'user_prompt_length' AS BIGINT)
+            FROM spans WHERE trace_id = ? AND span_type = 'interaction' AND start_ns >= ?
+            """,
+            [trace_id, since, trace_id, since],
+        ).fetchall()
+        text = next((p for p in (_prompt(r[0]) for r in rows) if p is not None), None)
+        length = next((int(r[1]) for r in rows if r[1]), None)
+        if length is None and text is not None:
+            length = len(text)
+        return text, length
+
+    def trace_search(self, trace_id: str, text: str, *, limit: int = 10_000) -> list[str]:
+        """Ids of the spans of ``trace_id`` whose name, status message, any attribute or any
+        span event contains ``text`` (case-insensitive), oldest first."""
+        pattern = like_pattern(text)
+        with self._cursor() as cur:
+            rows = cur.execute(
+                """
+                SELECT span_id FROM spans
+                WHERE trace_id = ?
+                  AND (name ILIKE ? ESCAPE '\\' OR status_message ILIKE ? ESCAPE '\\'
+                       OR CAST(attributes AS VARCHAR) ILIKE ? ESCAPE '\\'
+                       OR CAST(events AS VARCHAR) ILIKE ? ESCAPE '\\')
+                GROUP BY span_id ORDER BY min(start_ns), span_id LIMIT ?
+                """,
+                [trace_id, pattern, pattern, pattern, pattern, limit],
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    # ------------------------------------------------------------------ one span
+
+    def span_detail(self, trace_id: str, span_id: str) -> SpanDetail | None:
+        """One span with every attribute, event and link, its resource, and its log events."""
+        with self._cursor() as cur:
+            row = cur.execute(
+                """
+                SELECT s.span_id, s.parent_span_id, s.name, s.kind, s.start_ns, s.end_ns,
+                       s.status_code, s.status_message, s.service_name, s.scope_name,
+                       s.scope_version, s.trace_state, s.attributes, s.events, s.links,
+                       r.attributes
+                FROM spans s LEFT JOIN resources r USING (resource_id)
+                WHERE s.trace_id = ? AND s.span_id = ?
+                ORDER BY s.received_ns DESC LIMIT 1
+                """,
+                [trace_id, span_id],
+            ).fetchone()
+            if row is None:
+                return None
+            attributes = _json(row[12]) or {}
+            keys = [
+                str(attributes[k])
+                for k in ("tool_use_id", "gen_ai.tool.call.id", "request_id")
+                if attributes.get(k)
+            ]
+            logs = cur.execute(
+                """
+                SELECT DISTINCT ON (time_ns, event_name, span_id, event_sequence)
+                       time_ns, event_name, span_id, attributes
+                FROM log_events
+                WHERE trace_id = ?
+                  AND (span_id = ?
+                       OR list_contains(?::VARCHAR[], attributes->>'tool_use_id')
+                       OR list_contains(?::VARCHAR[], attributes->>'request_id'))
+                ORDER BY time_ns, event_name, span_id, event_sequence
+                LIMIT 500
+                """,
+                [trace_id, span_id, keys, keys],
+            ).fetchall()
+        return SpanDetail(
+            trace_id=trace_id,
+            span_id=row[0],
+            parent_span_id=row[1],
+            name=row[2],
+            kind=row[3],
+            start_ns=row[4],
+            end_ns=row[5],
+            status_code=row[6],
+            status_message=row[7],
+            service_name=row[8],
+            scope_name=row[9],
+            scope_version=row[10],
+            trace_state=row[11],
+            attributes=attributes,
+            events=tuple(
+                SpanEvent(
+                    int(e.get("time_ns") or 0), str(e.get("name") or ""), e.get("attributes") or {}
+                )
+                for e in (_json(row[13]) or [])
+            ),
+            links=tuple(
+                SpanLink(
+                    str(k.get("trace_id") or ""),
+                    str(k.get("span_id") or ""),
+                    k.get("attributes") or {},
+                )
+                for k in (_json(row[14]) or [])
+            ),
+            resource=_json(row[15]) or {},
+            log_events=tuple(TraceLogEvent(r[0], r[1], r[2], _json(r[3]) or {}) for r in logs),
+        )
+
+
+def sort_traces(
+    rows: list[TraceRow], sort: TraceSort, *, descending: bool = True
+) -> list[TraceRow]:
+    """``rows`` ordered by ``sort``; ties, and traces without a cost, by start, newest first."""
+
+    def key(row: TraceRow) -> tuple[float, int]:
+        if sort == "duration":
+            value: float = row.duration_ns
+        elif sort == "cost":
+            value = row.cost_usd if row.cost_usd is not None else -1.0
+        elif sort == "errors":
+            value = row.errors
+        else:
+            value = row.start_ns
+        return (value, row.start_ns)
+
+    return sorted(rows, key=key, reverse=descending)

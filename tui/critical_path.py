@@ -1,0 +1,234 @@
+"""The critical path of a trace, and where its time went.
+
+The critical path is the chain of work that the trace's end waited for: shorten anything off it
+and the trace ends no sooner. It is computed as Jaeger does (jaeger-ui ``CriticalPath``): start at
+the end of the root and walk back in time. At each span, take the child that finished last
+before the current point (the *last finishing child*); the span's own time between that child's
+end and the current point is on the path; then continue inside that child from its end. When a
+span has no child left that finished before the current point, the path covers the span from its
+start, and the walk goes back up to the parent at the span's start.
+
+One refinement for overlapping siblings, needed by Claude Code's own traces: a tool call starts
+while the model's response that asked for it is still streaming, so the ``tool`` span starts
+before its ``llm_request`` sibling ends, and a strict last-finishing-child walk would give the
+model's time to the parent. So when the walk comes back to a parent at the start of child B and
+no child finished before that point, a child A that was still running then, but ended before B
+did (B followed A, overlapping it), is taken as B's predecessor: the path covers A up to B's
+start. A sibling running in parallel that outlasted B is never taken.
+
+Before the walk, children are clipped to their parent's interval (a child that starts before its
+parent or ends after it only counts inside it) and a child entirely outside its parent is left
+out with its subtree, as Jaeger does. One thing differs from Jaeger: a child that ends exactly
+when the current point is counts as finished before it (Jaeger requires strictly before, which
+gives the parent the time of back-to-back children); each child is taken at most once, so the
+walk always ends.
+
+Orphans (spans whose parent has not arrived) belong somewhere inside the trace: when the trace
+has one root, they are taken as its children. A trace whose root has not arrived, or that has
+several roots, is walked under a virtual root that spans them all; its own sections (gaps no span
+covers) belong to no span.
+
+The sections tile the root's interval exactly, so they add up to the trace's duration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from otelwatch.tui.trace_tree import S, TraceTree
+
+Category = Literal["model", "tool", "user", "other"]
+CATEGORIES: tuple[Category, ...] = ("model", "tool", "user", "other")
+
+# Claude Code's span types (attribute ``span.type``), or the end of the span name for a sender
+# that names its spans the same way without the attribute.
+_KINDS: dict[str, Category] = {
+    "llm_request": "model",
+    "tool.execution": "tool",
+    "tool.blocked_on_user": "user",
+}
+
+VIRTUAL_ROOT = -1
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A stretch of the critical path spent in one span's own time (``pos``: its position in
+    the tree, or :data:`VIRTUAL_ROOT` for time no span covers)."""
+
+    pos: int
+    start_ns: int
+    end_ns: int
+
+    @property
+    def duration_ns(self) -> int:
+        """Length of the section."""
+        return self.end_ns - self.start_ns
+
+
+@dataclass(frozen=True, slots=True)
+class CriticalPath:
+    """The critical path of a trace: its sections in time order, and their sum per category."""
+
+    sections: tuple[Section, ...]
+    by_category: dict[Category, int]
+    """Nanoseconds of the path spent in model calls, tool execution, waiting for the user, and
+    everything else."""
+    total_ns: int
+
+    def positions(self) -> frozenset[int]:
+        """Positions of the spans with time on the path."""
+        return frozenset(s.pos for s in self.sections if s.pos != VIRTUAL_ROOT)
+
+    def sections_of(self) -> dict[int, list[tuple[int, int]]]:
+        """Each span's stretches on the path, as (start, end) pairs."""
+        out: dict[int, list[tuple[int, int]]] = {}
+        for section in self.sections:
+            if section.pos != VIRTUAL_ROOT:
+                out.setdefault(section.pos, []).append((section.start_ns, section.end_ns))
+        return out
+
+
+def category(span_type: str | None, name: str) -> Category:
+    """Which kind of time a span's own time is."""
+    if span_type:
+        return _KINDS.get(span_type, "other")
+    for suffix, kind in _KINDS.items():
+        if name == suffix or name.endswith("." + suffix):
+            return kind
+    return "other"
+
+
+def critical_path(tree: TraceTree[S], categories: list[Category] | None = None) -> CriticalPath:
+    """The critical path of ``tree``; ``categories`` gives each position's category (all
+    ``other`` when omitted)."""
+    count = len(tree)
+    if count == 0:
+        return CriticalPath((), dict.fromkeys(CATEGORIES, 0), 0)
+    parent = _adopted(tree)
+    start, end, keep = _clipped(tree, parent)
+    # Children of each kept span (and of the virtual root), latest end first.
+    kids: dict[int, list[int]] = {VIRTUAL_ROOT: []}
+    for pos in range(count):
+        if keep[pos]:
+            kids.setdefault(parent[pos], []).append(pos)
+    for members in kids.values():
+        members.sort(key=lambda p: (end[p], start[p], p), reverse=True)
+    tops = kids[VIRTUAL_ROOT]
+    root_start = min(start[p] for p in tops)
+    root_end = max(end[p] for p in tops)
+    taken = dict.fromkeys(kids, 0)
+    # Children passed over because they ended after the current point: candidates for a
+    # streamed predecessor (see the module docstring).
+    overlapping: dict[int, list[int]] = {}
+
+    def begin(pos: int) -> int:
+        return root_start if pos == VIRTUAL_ROOT else start[pos]
+
+    sections: list[Section] = []
+    # Where the walk entered each span: its end, or for a streamed predecessor, the start of
+    # the span it led to.
+    entered: dict[int, int] = {VIRTUAL_ROOT: root_end}
+    node, point, came_from_end = VIRTUAL_ROOT, root_end, root_end
+    while True:
+        members = kids.get(node, [])
+        i = taken.get(node, 0)
+        # The walk only moves back in time, so a child that ended after the current point
+        # can never be the last finishing child again: skip it for good.
+        while i < len(members) and end[members[i]] > point:
+            overlapping.setdefault(node, []).append(members[i])
+            i += 1
+        taken[node] = i
+        last = members[i] if i < len(members) else None
+        child = _streamed_predecessor(
+            overlapping.get(node),
+            start,
+            end,
+            point,
+            came_from_end,
+            None if last is None else end[last],
+        )
+        if child is None and last is not None:
+            child = last
+            taken[node] = i + 1
+            if end[child] < point:
+                sections.append(Section(node, end[child], point))
+            point = end[child]
+        if child is not None:
+            node = child
+            entered[node] = point
+            continue
+        if begin(node) < point:
+            sections.append(Section(node, begin(node), point))
+        if node == VIRTUAL_ROOT:
+            break
+        node, point, came_from_end = parent[node], begin(node), entered[node]
+    sections.reverse()
+    by_category: dict[Category, int] = dict.fromkeys(CATEGORIES, 0)
+    for section in sections:
+        kind: Category = "other"
+        if section.pos != VIRTUAL_ROOT and categories is not None:
+            kind = categories[section.pos]
+        by_category[kind] += section.duration_ns
+    return CriticalPath(tuple(sections), by_category, root_end - root_start)
+
+
+def _streamed_predecessor(
+    candidates: list[int] | None,
+    start: list[int],
+    end: list[int],
+    point: int,
+    upto: int,
+    finished: int | None,
+) -> int | None:
+    """Among the children passed over at a parent, the one that was still running at ``point``
+    (where the walk came back from a child ending at ``upto``) but ended before ``upto``, and
+    started after the last finishing child ended at ``finished`` (else that child came later
+    in the chain): the latest to start is taken off the list and returned."""
+    if not candidates:
+        return None
+    # Points only move back: a child starting at or after this one is never a candidate again.
+    candidates[:] = [c for c in candidates if start[c] < point]
+    best = None
+    for c in candidates:
+        if end[c] >= upto or (finished is not None and start[c] < finished):
+            continue
+        if best is None or start[c] > start[best]:
+            best = c
+    if best is not None:
+        candidates.remove(best)
+    return best
+
+
+def _adopted(tree: TraceTree[S]) -> list[int]:
+    """Each span's parent for the walk: the tree's, the root for orphans when there is one
+    root, :data:`VIRTUAL_ROOT` for the other top-level spans."""
+    tops = tree.top_level()
+    roots = [p for p in tops if not tree.orphan[p]]
+    adopter = roots[0] if len(roots) == 1 else VIRTUAL_ROOT
+    parent = [p if p >= 0 else VIRTUAL_ROOT for p in tree.parent]
+    for pos in tops:
+        if tree.orphan[pos]:
+            parent[pos] = adopter
+    return parent
+
+
+def _clipped(tree: TraceTree[S], parent: list[int]) -> tuple[list[int], list[int], list[bool]]:
+    """Start and end of each span clipped to its parent's, and whether it is kept at all."""
+    count = len(tree)
+    start = [s.start_ns for s in tree.spans]
+    end = [max(s.start_ns, s.end_ns) for s in tree.spans]
+    keep = [True] * count
+    # Pre-order puts every parent before its children, except an adopted orphan, which may
+    # come before the root: the root is top-level, so its interval is already final.
+    for pos in range(count):
+        up = parent[pos]
+        if up == VIRTUAL_ROOT:
+            continue
+        if not keep[up] or start[pos] >= end[up] or end[pos] <= start[up]:
+            # Outside its parent (or under a span left out): not part of the parent's work.
+            keep[pos] = False
+            continue
+        start[pos], end[pos] = max(start[pos], start[up]), min(end[pos], end[up])
+    return start, end, keep
