@@ -310,6 +310,12 @@ def _count(point: dict[str, Any], key: str = "count") -> int:
     return value
 
 
+def _zero_default(obj: dict[str, Any], key: str) -> float:
+    """A double that proto3 JSON leaves out when it is 0 (``-0.0`` stays ``-0.0``)."""
+    value = _opt_float(obj, key)
+    return 0.0 if value is None else value
+
+
 def _count_in_range(point: dict[str, Any], counts: Sequence[int] = ()) -> bool:
     """Whether ``count`` (and bucket counts) fit the store; otherwise the point is rejected
     alone, with partial success, as the protobuf decoder does."""
@@ -412,7 +418,7 @@ def _metric(
                     detail={
                         "scale": _int(p, "scale"),
                         "zero_count": _count(p, "zeroCount"),
-                        "zero_threshold": _opt_float(p, "zeroThreshold") or 0.0,
+                        "zero_threshold": _zero_default(p, "zeroThreshold"),
                         "positive": {
                             "offset": _int(positive, "offset"),
                             "bucket_counts": [
@@ -438,8 +444,8 @@ def _metric(
             for q in _objects(p, "quantileValues"):
                 quantiles.append(
                     {
-                        "quantile": _opt_float(q, "quantile") or 0.0,
-                        "value": _opt_float(q, "value") or 0.0,
+                        "quantile": _zero_default(q, "quantile"),
+                        "value": _zero_default(q, "value"),
                     }
                 )
             out.append(
@@ -454,7 +460,7 @@ def _metric(
                     value=None,
                     count=_count(p),
                     # Not optional in SummaryDataPoint: left out of the JSON, it is 0.
-                    total=_opt_float(p, "sum") or 0.0,
+                    total=_zero_default(p, "sum"),
                     detail={"quantiles": quantiles},
                 )
             )

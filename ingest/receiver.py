@@ -152,7 +152,9 @@ class Receiver:
     """Decodes export requests and writes them through a :class:`Sink`.
 
     Thread-safe: the listeners call :meth:`export` from many threads at once. ``recorder``, if
-    given, is called with every request that was committed (for ``--record``).
+    given, is called with every request that was committed (for ``--record``). ``prepare``, if
+    given, changes each decoded batch in place before it is written: the per-item limits and
+    ``--redact`` (see :func:`otelwatch.ingest.limits.pipeline`).
     """
 
     def __init__(
@@ -161,8 +163,10 @@ class Receiver:
         *,
         clock: Callable[[], int] = time.time_ns,
         recorder: Recorder | None = None,
+        prepare: Callable[[RowBatch], None] | None = None,
     ) -> None:
         self._sink = sink
+        self._prepare = prepare
         self._clock = clock
         self._recorder = recorder
         self._lock = threading.Lock()
@@ -211,7 +215,10 @@ class Receiver:
     def _decode(self, signal: Signal, encoding: Encoding, body: bytes) -> RowBatch:
         decoder = DECODERS[(signal, encoding)]
         try:
-            return decoder(body, self._clock())
+            batch = decoder(body, self._clock())
+            if self._prepare is not None:
+                self._prepare(batch)
+            return batch
         except DecodeError:
             raise
         except RecursionError:

@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -21,8 +22,9 @@ from otelwatch.ingest import tls
 from otelwatch.ingest.auth import BearerAuth
 from otelwatch.ingest.grpc_server import GrpcListener
 from otelwatch.ingest.http_server import HttpListener
-from otelwatch.ingest.limits import Limits
+from otelwatch.ingest.limits import Limits, enforce, pipeline
 from otelwatch.ingest.receiver import Receiver, Recorder
+from otelwatch.ingest.redact import Redaction, Redactor
 from otelwatch.store import database
 from otelwatch.store.reader import Reader
 from otelwatch.store.retention import Retention, RetentionPolicy
@@ -51,6 +53,7 @@ class Settings:
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
     # Items waiting for the writer before new requests are refused with a retryable status.
     max_queued_items: int = 200_000
+    redact: Redaction | None = None
 
     @property
     def db_label(self) -> str:
@@ -102,7 +105,12 @@ class Runtime:
             self.writer.start()
             # Lets `export` and `query` read this database while it is held here.
             self.control = serve_database(self.settings.db, Reader(self.conn))
-            self.receiver = Receiver(self.writer, recorder=self._recorder)
+            # Redacted before the limits, so that dropped keys never count against them.
+            prepare = pipeline(
+                Redactor(self.settings.redact) if self.settings.redact else None,
+                partial(enforce, limits=self.settings.limits),
+            )
+            self.receiver = Receiver(self.writer, recorder=self._recorder, prepare=prepare)
             if self.settings.listen:
                 limits = self.settings.limits
                 auth = self.settings.auth

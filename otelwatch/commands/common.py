@@ -10,8 +10,14 @@ import socket
 import sys
 from pathlib import Path
 
+from otelwatch.ingest import redact
 from otelwatch.ingest.auth import BearerAuth, InvalidToken, check_token
-from otelwatch.ingest.limits import DEFAULT_MAX_REQUEST_BYTES, Limits
+from otelwatch.ingest.limits import (
+    DEFAULT_MAX_ATTRIBUTES,
+    DEFAULT_MAX_REQUEST_BYTES,
+    DEFAULT_MAX_VALUE_CHARS,
+    Limits,
+)
 from otelwatch.ingest.tls import TlsFiles
 from otelwatch.runtime import DEFAULT_GRPC_PORT, DEFAULT_HOST, DEFAULT_HTTP_PORT, Settings
 from otelwatch.store import database
@@ -93,6 +99,59 @@ def add_retention_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def positive(text: str) -> int:
+    """A whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
+    return value
+
+
+def redaction(text: str) -> str:
+    """A ``--redact`` list, checked now so that a typo is a one-line error."""
+    try:
+        redact.parse(text)
+    except redact.InvalidRedaction as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def add_content_options(parser: argparse.ArgumentParser) -> None:
+    """``--max-attributes``, ``--max-value-length``, ``--redact`` and ``--redact-mode``."""
+    parser.add_argument(
+        "--max-attributes",
+        type=positive,
+        default=DEFAULT_MAX_ATTRIBUTES,
+        metavar="N",
+        help=f"attributes kept per span, event or point; the rest are counted in "
+        f"otelwatch.dropped_attributes (default: {DEFAULT_MAX_ATTRIBUTES})",
+    )
+    parser.add_argument(
+        "--max-value-length",
+        type=positive,
+        default=DEFAULT_MAX_VALUE_CHARS,
+        metavar="CHARS",
+        help=f"longer values are cut and listed in otelwatch.truncated (default: "
+        f"{DEFAULT_MAX_VALUE_CHARS})",
+    )
+    parser.add_argument(
+        "--redact",
+        type=redaction,
+        metavar="WHAT",
+        help="never store these contents: a comma-separated list of "
+        f"{', '.join(redact.CATEGORIES)}, or all (see docs/limits.md)",
+    )
+    parser.add_argument(
+        "--redact-mode",
+        choices=("drop", "hash"),
+        default="drop",
+        help="drop redacted attributes, or keep a SHA-256 of them (default: drop)",
+    )
+
+
 def token(text: str) -> str:
     """A bearer token usable in a header: visible ASCII, no spaces or commas."""
     try:
@@ -164,6 +223,7 @@ def add_listen_options(parser: argparse.ArgumentParser) -> None:
         help="largest request accepted, compressed or decompressed (default: 20MiB)",
     )
     add_retention_options(parser)
+    add_content_options(parser)
     add_auth_option(parser)
     parser.add_argument(
         "--tls-cert", type=Path, metavar="PEM", help="serve TLS on both ports with this certificate"
@@ -202,10 +262,15 @@ def settings_from(args: argparse.Namespace, *, listen: bool = True) -> Settings:
         grpc_port=args.grpc_port,
         http_port=args.http_port,
         listen=listen,
-        limits=Limits(max_request_bytes=args.max_request_size),
+        limits=Limits(
+            max_request_bytes=args.max_request_size,
+            max_attributes=args.max_attributes,
+            max_value_chars=args.max_value_length,
+        ),
         auth=BearerAuth(secret) if secret else None,
         tls=tls_files(args),
         retention=RetentionPolicy(max_age_ns=args.retention, max_bytes=args.max_db_size),
+        redact=redact.parse(args.redact, args.redact_mode) if args.redact else None,
     )
 
 
