@@ -28,6 +28,8 @@ from otelwatch.tui.header import AppInfo, StatusHeader
 from otelwatch.tui.messages import SessionChosen
 from otelwatch.tui.view import DataView, Scope
 from otelwatch.tui.views.events import EventsView
+from otelwatch.tui.views.overview import OverviewView
+from otelwatch.tui.views.sessions import SessionsView
 
 if TYPE_CHECKING:
     from otelwatch.store.reader import Reader
@@ -39,7 +41,11 @@ MIN_REFRESH_S = 0.3
 
 def default_views() -> list[DataView]:
     """The numbered views, in key order."""
-    return [EventsView(id="view-4")]
+    return [
+        OverviewView(id="view-1"),
+        SessionsView(id="view-2"),
+        EventsView(id="view-4"),
+    ]
 
 
 class OtelwatchApp(App[None]):
@@ -80,6 +86,8 @@ class OtelwatchApp(App[None]):
         self._dirty: set[str] = set()
         self._refresh_pending = False
         self._last_refresh = 0.0
+        self._loading: set[str] = set()
+        self._load_again: set[str] = set()
         self._handle_sigterm = handle_sigterm
         for key, view in self._views.items():
             self._bindings.bind(key, f"show_view('{key}')", view.TITLE, show=False)
@@ -144,8 +152,17 @@ class OtelwatchApp(App[None]):
             self.load_view(self.current_view)
 
     def load_view(self, view: DataView) -> None:
-        """Reload ``view`` in a worker thread; a newer load of it supersedes an older one."""
+        """Reload ``view`` in a worker thread; a newer load of it supersedes an older one.
+
+        While a load of the view runs, another request only marks it to run again when that
+        one ends: a thread cannot be stopped, so starting a new query every refresh would
+        pile up queries on a large database under continuous ingest.
+        """
         view.stale = False
+        if view.KEY in self._loading:
+            self._load_again.add(view.KEY)
+            return
+        self._loading.add(view.KEY)
         self._last_refresh = time.monotonic()
         load = view.loader(self.scope())
         source = self.source
@@ -175,9 +192,20 @@ class OtelwatchApp(App[None]):
         elif event.state == WorkerState.ERROR:
             view.stale = True
             self.notify(f"{view.TITLE}: {worker.error}", title="query failed", severity="error")
+        if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            self._loading.discard(view.KEY)
+            if view.KEY in self._load_again:
+                self._load_again.discard(view.KEY)
+                if view is self.current_view:
+                    self.load_view(view)
+                else:
+                    view.stale = True
 
     def _tick(self) -> None:
-        header = self.query_one(StatusHeader)
+        headers = self.query(StatusHeader)
+        if not headers:  # the timer can fire once more while the app shuts down
+            return
+        header = headers.first()
         if self.feed is not None:
             header.rate = self.feed.items_per_second()
         self.current_view.tick(self.clock())
@@ -197,9 +225,16 @@ class OtelwatchApp(App[None]):
         view.focus_default()
 
     def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
-        if event.tab.id:
+        # The Tabs' own first activation can arrive while the app is shutting down, its
+        # widgets gone: nothing to switch then.
+        switcher = self.query(ContentSwitcher)
+        # An activation queued before a newer one (the first tab's, while the start view was
+        # being shown) is stale: obeying it would flip between two views for ever.
+        if event.tab.id != event.tabs.active:
+            return
+        if event.tab.id and switcher:
             key = event.tab.id.removeprefix("tab-")
-            if self.query_one(ContentSwitcher).current != self._views[key].id:
+            if switcher.first().current != self._views[key].id:
                 self.action_show_view(key)
 
     def on_session_chosen(self, message: SessionChosen) -> None:
