@@ -16,7 +16,7 @@ import grpc
 
 from otelwatch.ingest.auth import BearerAuth
 from otelwatch.ingest.errors import BindError, DecodeError
-from otelwatch.ingest.limits import Limits
+from otelwatch.ingest.limits import InFlight, Limits
 from otelwatch.ingest.receiver import Encoding, Receiver, Signal
 from otelwatch.ingest.rpc_status import status_proto
 from otelwatch.ingest.tls import ServerTls
@@ -46,10 +46,19 @@ def _authorization(context: grpc.ServicerContext) -> str | None:
     return None
 
 
-def _export_handler(receiver: Receiver, signal: Signal, auth: BearerAuth | None) -> Handler:
+def _export_handler(
+    receiver: Receiver, signal: Signal, auth: BearerAuth | None, in_flight: InFlight
+) -> Handler:
     def export(request: bytes, context: grpc.ServicerContext) -> bytes:
         if auth is not None and not auth.allows(_authorization(context)):
             _abort(context, grpc.StatusCode.UNAUTHENTICATED, "a valid bearer token is required")
+        if not in_flight.reserve(len(request)):
+            _abort(
+                context,
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                "too many large requests at once; retry shortly",
+                retry_after_s=1,
+            )
         try:
             return receiver.export(signal, Encoding.PROTOBUF, request).response_proto()
         except DecodeError as exc:
@@ -60,6 +69,8 @@ def _export_handler(receiver: Receiver, signal: Signal, auth: BearerAuth | None)
             _abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc), exc.retry_after_s)
         except StoreUnavailable as exc:
             _abort(context, grpc.StatusCode.UNAVAILABLE, str(exc))
+        finally:
+            in_flight.release(len(request))
         raise AssertionError("unreachable")  # abort() raises
 
     return export
@@ -109,12 +120,13 @@ class GrpcListener:
         auth: BearerAuth | None = None,
         tls: ServerTls | None = None,
     ) -> None:
+        in_flight = InFlight(limits.in_flight_bytes)
         handlers = [
             grpc.method_handlers_generic_handler(
                 service,
                 {
                     "Export": grpc.unary_unary_rpc_method_handler(
-                        _export_handler(receiver, signal, auth)
+                        _export_handler(receiver, signal, auth, in_flight)
                     )
                 },
             )

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from otelwatch.ingest.auth import CHALLENGE, BearerAuth
 from otelwatch.ingest.errors import BindError, DecodeError, PayloadTooLarge
-from otelwatch.ingest.limits import Limits
+from otelwatch.ingest.limits import InFlight, Limits
 from otelwatch.ingest.receiver import Encoding, Receiver, Signal
 from otelwatch.ingest.rpc_status import status_json, status_proto
 from otelwatch.ingest.tls import ServerTls
@@ -81,6 +81,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         encoding = Encoding.JSON
+        self._held = 0
         try:
             self._authenticate()
             signal = self._signal()
@@ -109,6 +110,10 @@ class _Handler(BaseHTTPRequestHandler):
                 _Refusal(HTTPStatus.SERVICE_UNAVAILABLE, str(exc), headers=retry), encoding
             )
             return
+        finally:
+            if self._held:
+                self.server.in_flight.release(self._held)
+                self._held = 0
         if encoding is Encoding.JSON:
             self._send(HTTPStatus.OK, "application/json", result.response_json())
         else:
@@ -176,13 +181,35 @@ class _Handler(BaseHTTPRequestHandler):
                 HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
                 f"unsupported content encoding {content_encoding!r}; use gzip or none",
             )
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            raw = self._read_chunked(limit)
-        else:
-            raw = self._read_sized(limit)
-        if content_encoding == "gzip":
-            return gunzip(raw, limit)
+        chunked = "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
+        declared = self.headers.get("Content-Length", "")
+        size = limit if chunked or not declared.isdigit() else min(int(declared), limit)
+        gzipped = content_encoding == "gzip"
+        # Held until the answer is sent: the body, its decompressed form and its rows.
+        self._hold(size + (limit if gzipped else 0))
+        raw = self._read_chunked(limit) if chunked else self._read_sized(limit)
+        if gzipped:
+            out = gunzip(raw, limit)
+            self._settle(len(raw) + len(out))
+            return out
+        self._settle(len(raw))
         return raw
+
+    def _hold(self, size: int) -> None:
+        if not self.server.in_flight.reserve(size):
+            self._drain_unread_body()
+            raise _Refusal(
+                HTTPStatus.TOO_MANY_REQUESTS,
+                "too many large requests at once; retry shortly",
+                headers=(("Retry-After", "1"),),
+            )
+        self._held = size
+
+    def _settle(self, size: int) -> None:
+        """Keep only ``size`` bytes of what was held for a body of unknown size."""
+        if size < self._held:
+            self.server.in_flight.release(self._held - size)
+            self._held = size
 
     def _read_sized(self, limit: int) -> bytes:
         header = self.headers.get("Content-Length")
@@ -320,6 +347,7 @@ class _Server(ThreadingHTTPServer):
         self.limits = limits
         self.auth = auth
         self.tls = tls
+        self.in_flight = InFlight(limits.in_flight_bytes)
         super().__init__(address, _Handler)
 
     def finish_request(self, request: Any, client_address: Any) -> None:

@@ -16,6 +16,7 @@ units and sends a few dozen attributes per item.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +53,47 @@ class Limits:
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     max_attributes: int = DEFAULT_MAX_ATTRIBUTES
     max_value_chars: int = DEFAULT_MAX_VALUE_CHARS
+
+    @property
+    def in_flight_bytes(self) -> int:
+        """Request bytes one listener holds at once (bodies being read, inflated or decoded)."""
+        return IN_FLIGHT_REQUESTS * self.max_request_bytes
+
+
+# Four largest requests at a time per listener: decoding costs about fifteen times the body in
+# Python objects, so this bounds a burst of huge requests to about a gigabyte, while Claude
+# Code's requests (kilobytes) never come near it.
+IN_FLIGHT_REQUESTS = 4
+
+
+class InFlight:
+    """A byte budget for request bodies held at once; past it, requests are refused (retryable).
+
+    An empty budget admits any request, so one request of the maximum size always gets through.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._used = 0
+        self._lock = threading.Lock()
+
+    def reserve(self, size: int) -> bool:
+        """Take ``size`` bytes of the budget; ``False`` (and nothing taken) if they do not fit."""
+        with self._lock:
+            if self._used and self._used + size > self._capacity:
+                return False
+            self._used += size
+            return True
+
+    def release(self, size: int) -> None:
+        """Give back ``size`` bytes."""
+        with self._lock:
+            self._used -= size
+
+    @property
+    def used(self) -> int:
+        """Bytes held now."""
+        return self._used
 
 
 def enforce(batch: RowBatch, limits: Limits) -> None:

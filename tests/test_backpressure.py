@@ -146,3 +146,69 @@ def test_sdk_exporters_retries_store_everything(narrow: Runtime) -> None:
     assert all(r == SpanExportResult.SUCCESS for rs in results.values() for r in rs), results
     total = EXPORTERS * BATCHES * SPANS_PER_REQUEST
     assert query(narrow, "SELECT count(*), count(DISTINCT span_id) FROM spans") == [(total, total)]
+
+
+def _trace_body(size: int) -> bytes:
+    request = ExportTraceServiceRequest()
+    span = request.resource_spans.add().scope_spans.add().spans.add()
+    span.trace_id, span.span_id, span.name = b"\x01" * 16, b"\x02" * 8, "padded"
+    kv = span.attributes.add()
+    kv.key, kv.value.string_value = "pad", "x" * (size - 60)
+    return request.SerializeToString()
+
+
+def test_large_bodies_held_at_once_are_bounded_and_refused_retryably(
+    small_runtime: Runtime,
+) -> None:
+    # 64 KiB requests: the HTTP listener holds at most 4 x 64 KiB of bodies at once. Four
+    # clients that send their headers and then stall fill it; the fifth is refused at once with a
+    # retryable 429 instead of being read into memory, and is served when one stall ends.
+    import socket
+
+    assert small_runtime.http_address
+    host, port = small_runtime.http_address.rsplit(":", 1)
+    body = _trace_body(60_000)
+    head = (
+        f"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    stalled = []
+    try:
+        for _ in range(4):
+            client = socket.create_connection((host, int(port)), timeout=10)
+            client.sendall(head + body[:1000])
+            stalled.append(client)
+        # Give the listener time to read the four headers and hold their budget.
+        import time
+
+        deadline = time.monotonic() + 10
+        refused = None
+        while time.monotonic() < deadline:
+            reply = http_request(
+                small_runtime.http_address,
+                "/v1/traces",
+                body,
+                {"Content-Type": "application/x-protobuf"},
+                timeout=10,
+            )
+            if reply.status == 429:
+                refused = reply
+                break
+            time.sleep(0.05)
+        assert refused is not None, "a fifth large body was accepted while four were held"
+        assert refused.headers["retry-after"] == "1"
+    finally:
+        for client in stalled:
+            client.close()
+    deadline = time.monotonic() + 10
+    status = 0
+    while status != 200 and time.monotonic() < deadline:
+        status = http_request(
+            small_runtime.http_address,
+            "/v1/traces",
+            body,
+            {"Content-Type": "application/x-protobuf"},
+            timeout=10,
+        ).status
+        time.sleep(0.05)
+    assert status == 200

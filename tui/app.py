@@ -284,4 +284,11 @@ class OtelwatchApp(App[None]):
         yield SystemCommand(
             "Show keys", "The keys of the focused view (?)", self.action_toggle_help
         )
+        export = getattr(self.current_view, "action_export", None)
+        if export is not None:
+            yield SystemCommand(
+                "Export the session summary",
+                "Write the session under the cursor to a Markdown file (x)",
+                export,
+            )
         yield from super().get_system_commands(screen)
