@@ -3,6 +3,7 @@ sends, fully under the test's control (ids, times, parents, status, attributes).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 from otelwatch.ingest import otlp_proto
 from otelwatch.store import database
 from otelwatch.store.reader import Reader
-from otelwatch.store.writer import Writer
+from otelwatch.store.writer import Committed, Writer
 
 T0 = 1_795_472_700_000_000_000
 """A fixed start, shortly before the recorded session (the tests' clock is after it)."""
@@ -291,9 +292,10 @@ def turn_events(
 class LiveStore:
     """A real database written by the real writer, that a test can keep adding to."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, on_commit: Callable[[Committed], None] | None = None) -> None:
         self.conn = database.connect(path)
-        self.writer = Writer(self.conn)
+        self._on_commit = on_commit
+        self.writer = Writer(self.conn, on_commit=on_commit)
         self.writer.start()
         self.reader = Reader(self.conn)
 
@@ -309,9 +311,39 @@ class LiveStore:
     def restart_writer(self) -> None:
         """A new writer, as after a restart: it no longer remembers what it stored."""
         self.writer.close()
-        self.writer = Writer(self.conn)
+        self.writer = Writer(self.conn, on_commit=self._on_commit)
         self.writer.start()
 
     def close(self) -> None:
         """Stop the writer (the reader stays usable)."""
         self.writer.close()
+
+
+def big_trace(trace: int, count: int, *, width_ms: float = 60_000.0) -> list[SpanSpec]:
+    """A trace of ``count`` spans: a root over a minute, and a ten-way tree under it in which
+    each span's children run one after the other inside it; every 997th span failed."""
+    interval = {1: (0.0, width_ms)}
+    specs = [SpanSpec(trace, 1, None, "claude_code.interaction", 0, width_ms)]
+    for n in range(2, count + 1):
+        parent = (n - 2) // 10 + 1
+        slot = (n - 2) % 10
+        start, end = interval[parent]
+        step = (end - start) / 10
+        mine = (start + slot * step, start + slot * step + step * 0.9)
+        interval[n] = mine
+        model_call = n % 3 == 0
+        specs.append(
+            SpanSpec(
+                trace,
+                n,
+                parent,
+                "claude_code.llm_request" if model_call else "claude_code.tool",
+                mine[0],
+                mine[1],
+                error="failed" if n % 997 == 0 else None,
+                attrs={"model": "claude-opus-5-5"}
+                if model_call
+                else {"tool_name": f"Tool{n % 13}"},
+            )
+        )
+    return specs

@@ -30,6 +30,7 @@ from otelwatch.tui.view import DataView, Scope
 from otelwatch.tui.views.events import EventsView
 from otelwatch.tui.views.overview import OverviewView
 from otelwatch.tui.views.sessions import SessionsView
+from otelwatch.tui.views.traces import TracesView
 
 if TYPE_CHECKING:
     from otelwatch.store.reader import Reader
@@ -44,6 +45,7 @@ def default_views() -> list[DataView]:
     return [
         OverviewView(id="view-1"),
         SessionsView(id="view-2"),
+        TracesView(id="view-3"),
         EventsView(id="view-4"),
     ]
 
