@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from otelwatch import __version__
-from otelwatch.commands import dashboard, env, export, import_, query, replay, serve, trace
+from otelwatch.commands import dashboard, demo, env, export, import_, query, replay, serve
 
 # Each sub-command is a module with NAME, add_parser() and run(); list new ones here.
-COMMANDS = (serve, env, export, query, import_, replay, trace)
+COMMANDS = (serve, env, demo, export, query, import_, replay)
 
 
 class _Parser(argparse.ArgumentParser):
