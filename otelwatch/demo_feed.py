@@ -148,7 +148,12 @@ class DemoFeed:
     def _send_once(self, export: Export, transport: str) -> bool:
         if transport == "grpc":
             assert self._channel is not None
-            call = self._channel.unary_unary(_GRPC_METHODS[export.signal])
+            # Raw bytes both ways: the body is already a serialized request.
+            call = self._channel.unary_unary(
+                _GRPC_METHODS[export.signal],
+                request_serializer=None,
+                response_deserializer=None,
+            )
             call(export.body(), timeout=30)
             return True
         assert self._http is not None
