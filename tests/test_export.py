@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 import pytest
 from conftest import start_runtime
+from dashboard_data import make_app, settle, simulated_reader
 from google.protobuf.json_format import MessageToDict
 from markdown_it import MarkdownIt
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
@@ -29,7 +30,9 @@ from store_files import build_db, otelwatch, recorded_requests
 from test_serve_process import serve
 
 from otelwatch import control
+from otelwatch.export import render, summary_file_name, write_summary_file
 from otelwatch.simulator import Simulator
+from otelwatch.tui.header import AppInfo
 
 SCHEMA = json.loads((Path(__file__).parent.parent / "docs" / "export.schema.json").read_text())
 SESSION = "611ea787-3556-45fb-bd6b-f0b752fb9e87"
@@ -536,3 +539,53 @@ def test_the_control_socket_answers_only_its_named_queries(tmp_path: Path) -> No
     finally:
         runtime.stop()
     assert not path.exists()  # removed on stop
+
+
+# ---------------------------------------------------------------- the dashboard's x key
+
+
+async def test_x_on_a_session_writes_its_summary_and_says_where(tmp_path: Path) -> None:
+    reader = simulated_reader(tmp_path / "x.duckdb")
+    sessions = reader.sessions()
+    out = tmp_path / "out"
+    out.mkdir()
+    asked: list[str] = []
+
+    def export(session_id: str) -> str:
+        asked.append(session_id)
+        return str(write_summary_file(reader, session_id, out))
+
+    info = AppInfo(db_label="test.duckdb", export_session=export)
+    app = make_app(reader, start_view="2", info=info)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("x")  # the cursor is on the all-sessions row
+        await settle(app, pilot)
+        assert asked == []
+        assert [n.title for n in app._notifications] == ["Nothing exported"]
+        await pilot.press("down", "down", "x")
+        await settle(app, pilot)
+        chosen = sessions[1].session_id
+        assert asked == [chosen]
+        target = out / summary_file_name(chosen)
+        note = list(app._notifications)[-1]
+        assert note.title == "Session summary written"
+        assert note.message == f"Wrote {target}"
+    assert target.read_text() == render(reader.session_summary(chosen), "md")
+    assert target.read_text().startswith(f"# Claude Code session {chosen[:8]}")
+
+
+async def test_x_says_when_the_summary_could_not_be_written(tmp_path: Path) -> None:
+    reader = simulated_reader(tmp_path / "y.duckdb")
+
+    def export(session_id: str) -> str:
+        return str(write_summary_file(reader, session_id, tmp_path / "missing" / "dir"))
+
+    app = make_app(reader, start_view="2", info=AppInfo(db_label="t.duckdb", export_session=export))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("down", "x")
+        await settle(app, pilot)
+        note = list(app._notifications)[-1]
+        assert note.title == "Export failed"
+        assert "No such file or directory" in note.message

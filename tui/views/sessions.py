@@ -7,10 +7,12 @@ second without a query; the rows themselves are reloaded when new data is commit
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.style import Style
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
@@ -69,7 +71,9 @@ class SessionsView(DataView):
         "under the cursor, and every view (Traces, Events) is narrowed to it; Enter on the "
         "first row, or a anywhere, shows all sessions again. A session is live when it sent "
         "telemetry in the last 2 minutes. errors = failed API requests + failed tool calls. "
-        "/ filters by session id, service or model."
+        "/ filters by session id, service or model. x writes the summary of the session under "
+        "the cursor to a Markdown file in the current directory (otelwatch export also writes "
+        "JSON and HTML)."
     )
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -82,6 +86,7 @@ class SessionsView(DataView):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter", "Filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("x", "export", "Export"),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
@@ -224,6 +229,37 @@ class SessionsView(DataView):
         # Enter on a row: the table's own binding selects it, and selecting chooses it.
         event.stop()
         self.action_choose()
+
+    def action_export(self) -> None:
+        table = self.query_one(DataTable)
+        row = table.cursor_row
+        key = self._keys[row] if 0 <= row < len(self._keys) else ALL
+        if key == ALL:
+            self.notify(
+                "Put the cursor on a session to export it.",
+                title="Nothing exported",
+                severity="warning",
+            )
+            return
+        # A callable from the composition root: the UI neither renders nor writes summaries.
+        export = getattr(getattr(self.app, "info", None), "export_session", None)
+        if export is None:
+            self.notify("Use otelwatch export.", title="Nothing exported", severity="warning")
+            return
+        self._export(export, key)
+
+    @work(thread=True, group="export", exit_on_error=False)
+    def _export(self, export: Callable[[str], str], session_id: str) -> None:
+        try:
+            path = export(session_id)
+        except Exception as exc:
+            self.app.call_from_thread(
+                self.notify, str(exc), title="Export failed", severity="error", markup=False
+            )
+            return
+        self.app.call_from_thread(
+            self.notify, f"Wrote {path}", title="Session summary written", markup=False
+        )
 
     def action_filter(self) -> None:
         self.query_one(FilterBar).open(self._text)
