@@ -181,6 +181,8 @@ class Retention:
         When a step finds nothing more to delete, the pass is over: after a size prune a
         checkpoint makes the freed space reusable, and the next check is ``check_every_s`` away.
         """
+        # Set first, so that a step that fails is not retried in a tight loop.
+        self._due = self._monotonic() + self._check_every
         cutoff = self._cutoff(conn)
         pruned = Pruned() if cutoff is None else self._delete_batch(conn, cutoff)
         self.total += pruned

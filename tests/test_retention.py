@@ -321,3 +321,22 @@ async def test_the_header_shows_the_retention(tmp_path: Path) -> None:
             assert "keep 7 d · 2 GB" in header.render().plain
     finally:
         runtime.stop()
+
+
+def test_a_failing_step_waits_for_the_next_check(week: Store) -> None:
+    def broken(conn: duckdb.DuckDBPyConnection) -> None:
+        raise duckdb.IOException("disk on fire")
+
+    week.clocks.advance_days(1)
+    retention = week.retention
+    original = retention._delete_batch
+    retention._delete_batch = lambda conn, cutoff: broken(conn)  # type: ignore[method-assign,assignment,return-value]
+    try:
+        week.send("traces", _trace(5, 1))
+        week.clocks.advance_days(8)
+        # On the writer thread, the connection's only user.
+        with pytest.raises(duckdb.IOException):
+            week.writer.call(retention.step).result(60)
+        assert retention.seconds_until_due() == pytest.approx(60.0)
+    finally:
+        retention._delete_batch = original  # type: ignore[method-assign]
