@@ -53,11 +53,12 @@ async def settle(app: OtelwatchApp, pilot: Pilot[None], pause: float = 0.0) -> N
 
 
 def cells(table: DataTable[object], row: int) -> list[str]:
-    return [str(c) for c in table.get_row_at(row)]
+    """A row's cells as text (numbers are padded to line up on the right)."""
+    return [str(c).strip() for c in table.get_row_at(row)]
 
 
 def column(table: DataTable[object], index: int) -> list[str]:
-    return [str(table.get_row_at(r)[index]) for r in range(table.row_count)]
+    return [str(table.get_row_at(r)[index]).strip() for r in range(table.row_count)]
 
 
 def waterfall(app: OtelwatchApp) -> Waterfall:
@@ -92,8 +93,9 @@ async def test_the_list_shows_the_recorded_trace(tmp_path: Path) -> None:
         assert table.row_count == 1
         row = cells(table, 0)
         assert row[1:3] == ["1.97 s", "interaction"]
-        assert row[4:8] == ["6", "·", "$0.08", "25.2k"]
-        assert row[8] == "611ea787"
+        assert row[3:7] == ["6", "·", "$0.08", "25.2k"]
+        assert row[7:] == ["611ea787", ""]
+        assert str(table.get_row_at(0)[3]) == "    6"  # numbers line up on the right
 
 
 async def test_sort_keys_reorder_and_say_so(store: LiveStore) -> None:
@@ -110,7 +112,7 @@ async def test_sort_keys_reorder_and_say_so(store: LiveStore) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         table = app.query_one(TraceTable)
-        assert column(table, 3) == ["add a flag", ""]  # newest first
+        assert column(table, 8) == ["add a flag", ""]  # newest first
         assert str(table.ordered_columns[0].label) == "start ▼"
         await pilot.press("d")
         await settle(app, pilot)
@@ -122,10 +124,10 @@ async def test_sort_keys_reorder_and_say_so(store: LiveStore) -> None:
         assert str(table.ordered_columns[1].label) == "took ▲"
         await pilot.press("e")
         await settle(app, pilot)
-        assert column(table, 5) == ["1", "·"]
+        assert column(table, 4) == ["1", "·"]
         await pilot.press("c")
         await settle(app, pilot)
-        assert column(table, 6) == ["$0.75", ""]
+        assert column(table, 5) == ["$0.75", ""]
         status = app.query_one("#trace-list #filter-status")
         assert "by cost ▼" in str(status.render())
 
@@ -160,7 +162,7 @@ async def test_a_trace_without_its_root_is_marked_and_grows(tmp_path: Path) -> N
             table = app.query_one(TraceTable)
             row = cells(table, 0)
             assert row[2] == "⋯ llm_request"
-            assert row[4] == "2"
+            assert row[3] == "2"
             status = str(app.query_one("#trace-list #filter-status").render())
             assert "⋯ 1 without root yet" in status
             # Open it while it is incomplete: the waterfall grows with the trace.
@@ -179,7 +181,7 @@ async def test_a_trace_without_its_root_is_marked_and_grows(tmp_path: Path) -> N
             await pilot.press("escape")
             await settle(app, pilot, 0.5)
             assert cells(table, 0)[2] == "interaction"
-            assert cells(table, 0)[4] == "6"
+            assert cells(table, 0)[3] == "6"
     finally:
         live.close()
 

@@ -347,3 +347,37 @@ def big_trace(trace: int, count: int, *, width_ms: float = 60_000.0) -> list[Spa
             )
         )
     return specs
+
+
+def agent_turn(trace: int, *, session: str = "sess-1", start_ms: float = 0.0) -> list[SpanSpec]:
+    """A longer Claude Code turn: model calls, Read and Edit tools with waits for the user, and
+    a Task tool whose sub-agent runs its own model calls and tools (one Bash call fails)."""
+    s = start_ms
+    out: list[SpanSpec] = []
+    ids = iter(range(1, 100))
+
+    def span(parent: int | None, name: str, a: float, b: float, **kw: Any) -> int:
+        n = next(ids)
+        out.append(SpanSpec(trace, n, parent, name, s + a, s + b, session=session, **kw))
+        return n
+
+    def tool(parent: int, name: str, a: float, wait: float, b: float, **kw: Any) -> int:
+        n = span(parent, "claude_code.tool", a, b, attrs={"tool_name": name})
+        span(n, "claude_code.tool.blocked_on_user", a + 5, a + 5 + wait)
+        span(n, "claude_code.tool.execution", a + 6 + wait, b - 10, **kw)
+        return n
+
+    model = {"model": "claude-sonnet-5"}
+    root = span(None, "claude_code.interaction", 0, 42_000)
+    span(root, "claude_code.llm_request", 300, 6200, attrs=model)
+    tool(root, "Read", 6000, 4, 6150)
+    span(root, "claude_code.llm_request", 6200, 14_000, attrs=model)
+    task = tool(root, "Task", 13_900, 4, 30_000)
+    span(task, "claude_code.llm_request", 14_000, 19_000, attrs=model)
+    tool(task, "Grep", 18_900, 3, 19_300)
+    span(task, "claude_code.llm_request", 19_400, 25_000, attrs=model)
+    tool(task, "Bash", 24_900, 2_900, 29_800, error="ShellError")
+    span(root, "claude_code.llm_request", 30_100, 36_000, attrs=model)
+    tool(root, "Edit", 35_900, 2_300, 39_500)
+    span(root, "claude_code.llm_request", 39_600, 41_900, attrs=model)
+    return out

@@ -77,6 +77,11 @@ class TraceSummary(Widget):
             title.append(f"  {key} " if key else "  ", style=label)
             title.append(fmt.printable(text), style=style(own) if own else value)
 
+        if not model.has_root:
+            fact("", "⋯ root span not received yet", "trace-summary--warning")
+        elif model.orphans:
+            plural = "s" if model.orphans != 1 else ""
+            fact("", f"⋯ {model.orphans} span{plural} without parent", "trace-summary--warning")
         fact("took", fmt.duration_ns(tree.duration_ns))
         fact("", f"{len(tree):,} span{'s' if len(tree) != 1 else ''}")
         if model.error_count:
@@ -86,12 +91,9 @@ class TraceSummary(Widget):
         if usage is not None:
             if usage.cost_usd is not None:
                 fact("", fmt.money(usage.cost_usd))
-            fact("", fmt.tokens(usage.tokens))
-        if not model.has_root:
-            fact("", "⋯ root span not received yet", "trace-summary--warning")
-        elif model.orphans:
-            plural = "s" if model.orphans != 1 else ""
-            fact("", f"⋯ {model.orphans} span{plural} without parent", "trace-summary--warning")
+            # Spans without token attributes say nothing about tokens, not zero.
+            if usage.from_events or usage.tokens:
+                fact("", fmt.tokens(usage.tokens))
         if trace.truncated:
             fact("", f"first {len(tree):,} spans only", "trace-summary--warning")
         fact("at", fmt.clock(tree.start_ns))

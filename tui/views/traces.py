@@ -37,7 +37,12 @@ _SORTS: dict[str, tuple[str, str]] = {
     "cost": ("cost", "cost"),
     "errors": ("errors", "errors"),
 }
-_COLUMNS = ("start", "took", "root span", "prompt", "spans", "errors", "cost", "tokens", "session")
+_COLUMNS = ("start", "took", "root span", "spans", "errors", "cost", "tokens", "session", "prompt")
+_NUMBERS = (1, 3, 5, 6)
+"""The columns of numbers (took, spans, cost, tokens)."""
+_PROMPT = 8
+# The prompt takes the width the other columns leave, but at least this much.
+MIN_PROMPT = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +171,24 @@ class TracesView(DataView):
         table.clear()
         self._ids = [row.trace_id for row in rows]
         prefix = common_prefix([row.name for row in rows])
-        for row in rows:
-            table.add_row(*self._cells(table, row, prefix), key=row.trace_id)
+        lines = [self._cells(table, row, prefix) for row in rows]
+        widths = [
+            max([column.label.cell_len, *(line[i].cell_len for line in lines)])
+            for i, column in enumerate(table.ordered_columns)
+        ]
+        # A table cell is drawn from the left: numbers are padded to line up on the right.
+        for index in _NUMBERS:
+            for line in lines:
+                line[index].align("right", widths[index])
+        # The prompt, last, gets what the other columns leave (each has a cell of padding on
+        # both sides, and the scroll bar takes two).
+        room = table.size.width - 2 - sum(w + 2 for w in widths[:_PROMPT]) - 2
+        for row, line in zip(rows, lines, strict=True):
+            if row.prompt:
+                text = fmt.printable(fmt.one_line(row.prompt, max(MIN_PROMPT, room)))
+                line[_PROMPT] = Text(text, style=line[_PROMPT].style)
+        for row, line in zip(rows, lines, strict=True):
+            table.add_row(*line, key=row.trace_id)
         if selected is not None and selected in self._ids:
             table.move_cursor(row=self._ids.index(selected), animate=False)
         self._update_status(rows)
@@ -196,11 +217,8 @@ class TracesView(DataView):
             root = Text(name)
         else:
             root = Text("⋯ " + name, style=style("trace-table--missing-root"))
-        prompt = (
-            Text(fmt.printable(fmt.one_line(row.prompt, 40)), style=style("trace-table--prompt"))
-            if row.prompt
-            else Text("")
-        )
+        # Cut to the room left once every row is known (see _show_rows).
+        prompt = Text("", style=style("trace-table--prompt"))
         errors = (
             Text(str(row.errors), style=style("trace-table--error"))
             if row.errors
@@ -208,14 +226,14 @@ class TracesView(DataView):
         )
         return [
             Text(fmt.clock(row.start_ns)),
-            Text(fmt.duration_ns(row.duration_ns), justify="right"),
+            Text(fmt.duration_ns(row.duration_ns)),
             root,
-            prompt,
-            Text(fmt.count(row.spans), justify="right"),
+            Text(fmt.count(row.spans)),
             errors,
-            Text(fmt.money(row.cost_usd) if row.cost_usd is not None else "", justify="right"),
-            Text(fmt.compact(row.tokens) if row.tokens is not None else "", justify="right"),
+            Text(fmt.money(row.cost_usd) if row.cost_usd is not None else ""),
+            Text(fmt.compact(row.tokens) if row.tokens is not None else ""),
             Text(fmt.printable(fmt.short_id(row.session_id))),
+            prompt,
         ]
 
     def _set_columns(self) -> None:
