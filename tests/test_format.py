@@ -79,3 +79,16 @@ def test_literal_is_not_markup() -> None:
     text = fmt.literal("[bold]x[/bold]")
     assert text.plain == "[bold]x[/bold]"
     assert not text.spans
+
+
+def test_short_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", "/home/ada")
+    assert fmt.short_path("/home/ada/.local/share/otelwatch/otelwatch.duckdb", 60) == (
+        "~/.local/share/otelwatch/otelwatch.duckdb"
+    )
+    assert (
+        fmt.short_path("/tmp/otelwatch-demo-x3lwma65/demo.duckdb", 32)
+        == "/tmp/otelwatch-demo…/demo.duckdb"
+    )
+    assert fmt.short_path(":memory:") == ":memory:"
+    assert len(fmt.short_path("/a" * 40 + "/x.duckdb", 20)) <= 20

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 
 from rich.text import Text
@@ -135,6 +136,18 @@ def short_id(value: str | None, width: int = 8) -> str:
     if not value:
         return "–"
     return value[:width]
+
+
+def short_path(path: str, width: int = 32) -> str:
+    """A file path for a status line: the home directory as ``~``, the middle elided if long."""
+    home = os.path.expanduser("~")
+    if home not in ("", "/") and (path == home or path.startswith(home + os.sep)):
+        path = "~" + path[len(home) :]
+    if len(path) <= width:
+        return path
+    name = os.path.basename(path)
+    room = width - len(name) - 2  # "…/" before the name
+    return f"{path[:room]}…/{name}" if room > 3 else f"…/{name}"
 
 
 def one_line(text: str | None, width: int) -> str:

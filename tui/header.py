@@ -50,11 +50,25 @@ class StatusHeader(Widget):
         self.info = info
 
     def render(self) -> Text:
+        # What changes comes first (live state, ingest rate, session filter), so a narrow
+        # terminal cuts the long, fixed facts (addresses, database path) and not those.
         info = self.info
         style = self.get_component_rich_style
         label, value = style("status-header--label"), style("status-header--value")
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append(" otelwatch ", style=style("status-header--brand"))
+        line.append(" ")
+        if info.read_only:
+            line.append("■ static", style=style("status-header--static"))
+        elif self.live:
+            line.append("● live", style=style("status-header--live"))
+        else:
+            line.append("‖ paused", style=style("status-header--paused"))
+        if not info.read_only:
+            line.append("  ")
+            line.append(f"{fmt.compact(self.rate)}/s", style=value if self.rate else label)
+        line.append("  session ", style=label)
+        line.append(fmt.short_id(self.session) if self.session else "all", style=value)
         if info.grpc_address or info.http_address:
             if info.grpc_address:
                 line.append("  gRPC ", style=label)
@@ -65,20 +79,11 @@ class StatusHeader(Widget):
         else:
             line.append("  not listening", style=label)
         line.append("  db ", style=label)
-        line.append(info.db_label + (" (read-only)" if info.read_only else ""), style=value)
+        line.append(
+            fmt.short_path(info.db_label) + (" (read-only)" if info.read_only else ""),
+            style=value,
+        )
         if info.retention:
             line.append("  keep ", style=label)
             line.append(info.retention, style=value)
-        if not info.read_only:
-            line.append("  ")
-            line.append(f"{fmt.compact(self.rate)}/s", style=value if self.rate else label)
-        line.append("  session ", style=label)
-        line.append(fmt.short_id(self.session) if self.session else "all", style=value)
-        line.append("  ")
-        if info.read_only:
-            line.append("■ static", style=style("status-header--static"))
-        elif self.live:
-            line.append("● live", style=style("status-header--live"))
-        else:
-            line.append("‖ paused", style=style("status-header--paused"))
         return line
