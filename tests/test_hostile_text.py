@@ -128,6 +128,21 @@ async def test_no_view_lets_telemetry_style_the_screen_or_reach_the_terminal(
             assert "␛" in text or MARKUP not in text
         assert shown, "no view showed any telemetry text: the test proves nothing"
 
+        # Drilling into a trace (the waterfall and its span detail), where views have one.
+        if any(view.KEY == "3" for view in default_views()):
+            await pilot.press("3")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            await pilot.press("enter")
+            await pilot.pause(0.3)
+            await app.workers.wait_for_complete()
+            await app.screen.workers.wait_for_complete()
+            await pilot.pause()
+            shown_in_trace = _check_screen(app, "trace drill-down").count(MARKUP)
+            assert shown_in_trace, "the trace drill-down showed no telemetry text"
+            await pilot.press("escape")
+            await pilot.pause()
+
         # The event detail screen shows every attribute value in full.
         await pilot.press("4")
         await app.workers.wait_for_complete()
