@@ -61,6 +61,11 @@ def source_label(usage: Usage) -> str:
     return "from api_request events"
 
 
+def active_time(seconds: float) -> str:
+    """Active time: ``0s`` when there was none, else a duration (``2.72 s``, ``14m 28s``)."""
+    return "0s" if seconds <= 0 else fmt.duration_ms(seconds * 1000)
+
+
 def _printable(value: object) -> str:
     return fmt.printable("" if value is None else str(value))
 
@@ -379,13 +384,13 @@ class ActivityPanel(Panel):
             ],
             [
                 self.text("user active", "label"),
-                self.text(fmt.duration_ms(act.active_user_s * 1000)),
+                self.text(active_time(act.active_user_s)),
                 self.text("PRs", "label"),
                 self.text(fmt.compact(act.pull_requests)),
             ],
             [
                 self.text("cli active", "label"),
-                self.text(fmt.duration_ms(act.active_cli_s * 1000)),
+                self.text(active_time(act.active_cli_s)),
                 self.text("prompts", "label"),
                 self.text(fmt.count(act.prompts)),
             ],
