@@ -34,7 +34,7 @@ The sections tile the root's interval exactly, so they add up to the trace's dur
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from otelwatch.tui.trace_tree import S, TraceTree
 
@@ -52,8 +52,7 @@ _KINDS: dict[str, Category] = {
 VIRTUAL_ROOT = -1
 
 
-@dataclass(frozen=True, slots=True)
-class Section:
+class Section(NamedTuple):
     """A stretch of the critical path spent in one span's own time (``pos``: its position in
     the tree, or :data:`VIRTUAL_ROOT` for time no span covers)."""
 
@@ -106,76 +105,91 @@ def critical_path(tree: TraceTree[S], categories: list[Category] | None = None) 
     count = len(tree)
     if count == 0:
         return CriticalPath((), dict.fromkeys(CATEGORIES, 0), 0)
+    # Plain lists indexed by tree position, the virtual root last: a 10,000-span trace is
+    # walked in a few milliseconds.
+    root = count
     parent = _adopted(tree)
     start, end, keep = _clipped(tree, parent)
-    # Children of each kept span (and of the virtual root), latest end first.
-    kids: dict[int, list[int]] = {VIRTUAL_ROOT: []}
+    parent = [root if p == VIRTUAL_ROOT else p for p in parent] + [-1]
+    kids: list[list[int]] = [[] for _ in range(count + 1)]
     for pos in range(count):
         if keep[pos]:
-            kids.setdefault(parent[pos], []).append(pos)
-    for members in kids.values():
-        members.sort(key=lambda p: (end[p], start[p], p), reverse=True)
-    tops = kids[VIRTUAL_ROOT]
+            kids[parent[pos]].append(pos)
+    for members in kids:
+        if len(members) > 1:
+            # Latest end first; among equal ends, the later start (sort is stable).
+            members.sort(key=start.__getitem__, reverse=True)
+            members.sort(key=end.__getitem__, reverse=True)
+    tops = kids[root]
     root_start = min(start[p] for p in tops)
     root_end = max(end[p] for p in tops)
-    taken = dict.fromkeys(kids, 0)
+    start.append(root_start)
+    end.append(root_end)
+    taken = [0] * (count + 1)
     # Children passed over because they ended after the current point: candidates for a
     # streamed predecessor (see the module docstring).
-    overlapping: dict[int, list[int]] = {}
-
-    def begin(pos: int) -> int:
-        return root_start if pos == VIRTUAL_ROOT else start[pos]
-
-    sections: list[Section] = []
+    overlapping: list[list[int] | None] = [None] * (count + 1)
     # Where the walk entered each span: its end, or for a streamed predecessor, the start of
     # the span it led to.
-    entered: dict[int, int] = {VIRTUAL_ROOT: root_end}
-    node, point, came_from_end = VIRTUAL_ROOT, root_end, root_end
+    entered = [0] * (count + 1)
+    entered[root] = root_end
+
+    out_pos: list[int] = []
+    out_start: list[int] = []
+    out_end: list[int] = []
+    node, point, came_from_end = root, root_end, root_end
     while True:
-        members = kids.get(node, [])
-        i = taken.get(node, 0)
+        members = kids[node]
+        i = taken[node]
         # The walk only moves back in time, so a child that ended after the current point
         # can never be the last finishing child again: skip it for good.
         while i < len(members) and end[members[i]] > point:
-            overlapping.setdefault(node, []).append(members[i])
+            passed = overlapping[node]
+            if passed is None:
+                passed = overlapping[node] = []
+            passed.append(members[i])
             i += 1
         taken[node] = i
         last = members[i] if i < len(members) else None
-        child = _streamed_predecessor(
-            overlapping.get(node),
-            start,
-            end,
-            point,
-            came_from_end,
-            None if last is None else end[last],
-        )
+        child = None
+        if overlapping[node]:
+            finished = None if last is None else end[last]
+            child = _streamed_predecessor(
+                overlapping[node], start, end, point, came_from_end, finished
+            )
         if child is None and last is not None:
             child = last
             taken[node] = i + 1
             if end[child] < point:
-                sections.append(Section(node, end[child], point))
+                out_pos.append(node)
+                out_start.append(end[child])
+                out_end.append(point)
             point = end[child]
         if child is not None:
             node = child
             entered[node] = point
             continue
-        if begin(node) < point:
-            sections.append(Section(node, begin(node), point))
-        if node == VIRTUAL_ROOT:
+        if start[node] < point:
+            out_pos.append(node)
+            out_start.append(start[node])
+            out_end.append(point)
+        if node == root:
             break
-        node, point, came_from_end = parent[node], begin(node), entered[node]
-    sections.reverse()
+        node, point, came_from_end = parent[node], start[node], entered[node]
     by_category: dict[Category, int] = dict.fromkeys(CATEGORIES, 0)
-    for section in sections:
+    sections = []
+    for k in range(len(out_pos) - 1, -1, -1):
+        pos = VIRTUAL_ROOT if out_pos[k] == root else out_pos[k]
+        sections.append(Section(pos, out_start[k], out_end[k]))
         kind: Category = "other"
-        if section.pos != VIRTUAL_ROOT and categories is not None:
-            kind = categories[section.pos]
-        by_category[kind] += section.duration_ns
+        if pos != VIRTUAL_ROOT and categories is not None:
+            kind = categories[pos]
+        by_category[kind] += out_end[k] - out_start[k]
     return CriticalPath(tuple(sections), by_category, root_end - root_start)
 
 
 def _streamed_predecessor(
-    candidates: list[int] | None,
+    candidates: list[int],
     start: list[int],
     end: list[int],
     point: int,

@@ -34,8 +34,6 @@ class TraceModel:
     large: tuple[bool, ...]
     """The span takes a large share of the trace (and is not a top-level span)."""
     path: CriticalPath
-    on_path: dict[int, list[tuple[int, int]]]
-    """Each span's stretches on the critical path."""
     prefix: str
     """What was cut from the names."""
 
@@ -100,6 +98,5 @@ def build_model(trace: Trace) -> TraceModel:
         kinds=tuple(kinds),
         large=large,
         path=path,
-        on_path=path.sections_of(),
         prefix=prefix,
     )

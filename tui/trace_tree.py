@@ -109,14 +109,13 @@ class TraceTree(Generic[S]):
 
 def build_tree(spans: Sequence[S]) -> TraceTree[S]:
     """Lay ``spans`` out as a tree; a repeated span id keeps its first span."""
-    unique: list[S] = []
-    index: dict[str, int] = {}
+    first: dict[str, S] = {}
     for span in spans:
-        if span.span_id not in index:
-            index[span.span_id] = len(unique)
-            unique.append(span)
+        first.setdefault(span.span_id, span)
+    # Sorted once: children and top-level rows are then appended in display order.
+    unique = sorted(first.values(), key=lambda s: (s.start_ns, s.end_ns, s.span_id))
+    index = {span.span_id: i for i, span in enumerate(unique)}
     count = len(unique)
-    order_key = [(s.start_ns, s.end_ns, s.span_id) for s in unique]
     children: list[list[int]] = [[] for _ in range(count)]
     tops: list[int] = []
     orphan = [False] * count
@@ -127,8 +126,6 @@ def build_tree(spans: Sequence[S]) -> TraceTree[S]:
             orphan[i] = bool(span.parent_span_id)
         else:
             children[parent].append(i)
-    for kids in children:
-        kids.sort(key=order_key.__getitem__)
 
     order: list[int] = []
     parent_pos: list[int] = []
@@ -149,14 +146,15 @@ def build_tree(spans: Sequence[S]) -> TraceTree[S]:
             depth.append(level)
             stack.extend((kid, here, level + 1) for kid in reversed(children[node]))
 
-    tops.sort(key=order_key.__getitem__)
     for top in tops:
         walk(top)
+    earliest = 0
     while len(order) < count:
         # Spans only reachable through a cycle: the earliest becomes an orphan.
-        first = min((i for i in range(count) if not placed[i]), key=order_key.__getitem__)
-        orphan[first] = True
-        walk(first)
+        while placed[earliest]:
+            earliest += 1
+        orphan[earliest] = True
+        walk(earliest)
 
     size = [1] * count
     for pos in range(count - 1, -1, -1):

@@ -102,6 +102,7 @@ class Waterfall(ScrollView, can_focus=True):
         self._matches: list[int] = []
         self._match_set: frozenset[int] = frozenset()
         self.show_critical = False
+        self._on_path: dict[int, list[tuple[int, int]]] | None = None
         self._styles: dict[str, Style] = {}
 
     # ------------------------------------------------------------------ data
@@ -119,6 +120,7 @@ class Waterfall(ScrollView, can_focus=True):
             cursor_id = self.span_id
             match_ids = [spans[p].span_id for p in self._matches]
         self.model = model
+        self._on_path = None
         self._collapsed = set()
         self._matches, self._match_set = [], frozenset()
         self._cursor = 0
@@ -444,7 +446,10 @@ class Waterfall(ScrollView, can_focus=True):
             faded = bar_style + self._style("waterfall--bar-faded")
             critical = bar_style + self._style("waterfall--bar-critical")
             painted = [faded] * len(glyphs)
-            for start, end in model.on_path.get(pos, ()):
+            if self._on_path is None:
+                # Only worked out when first drawn: most traces are never shown this way.
+                self._on_path = model.path.sections_of()
+            for start, end in self._on_path.get(pos, ()):
                 for cell in cells(start, end, t0, total, cols.bar):
                     if first <= cell < first + len(glyphs):
                         painted[cell - first] = critical

@@ -261,14 +261,18 @@ class TracesView(DataView):
         self._open = trace_id
         if self._model is not None and self._model.trace.trace_id != trace_id:
             self._model = None
-        self.add_class("-trace-open")
+        # Display set on the two widgets, not a class on the view: restyling the whole view
+        # would cost more than drawing the waterfall.
+        self.query_one("#trace-list").display = False
+        explorer.display = True
         explorer.waterfall.focus()
         self.reload()
 
     def close_trace(self) -> None:
         """Back to the list."""
         self._open = None
-        self.remove_class("-trace-open")
+        self.query_one(TraceExplorer).display = False
+        self.query_one("#trace-list").display = True
         self.query_one(TraceTable).focus()
         if self._list_stale:
             self.reload()
