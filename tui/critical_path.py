@@ -152,11 +152,10 @@ def critical_path(tree: TraceTree[S], categories: list[Category] | None = None) 
         taken[node] = i
         last = members[i] if i < len(members) else None
         child = None
-        if overlapping[node]:
+        candidates = overlapping[node]
+        if candidates:
             finished = None if last is None else end[last]
-            child = _streamed_predecessor(
-                overlapping[node], start, end, point, came_from_end, finished
-            )
+            child = _streamed_predecessor(candidates, start, end, point, came_from_end, finished)
         if child is None and last is not None:
             child = last
             taken[node] = i + 1
