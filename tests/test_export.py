@@ -295,7 +295,13 @@ def simulated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_json_matches_the_documented_schema(recorded_db: Path, simulated_db: Path) -> None:
     _validate(export_json(recorded_db), SCHEMA)
     _validate(export_json(recorded_db, "--include-prompts"), SCHEMA)
-    doc = export_json(simulated_db, "--include-prompts")
+    with duckdb.connect(str(simulated_db), read_only=True) as conn:
+        row = conn.execute(
+            "SELECT session_id FROM log_events WHERE event_name = 'user_prompt' "
+            "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+        ).fetchone()
+    assert row is not None
+    doc = export_json(simulated_db, "--include-prompts", "--session", str(row[0]))
     _validate(doc, SCHEMA)
     assert doc["turns_total"] > 1
     assert doc["tools"]
