@@ -1,15 +1,16 @@
 """A deterministic generator of the OpenTelemetry that Claude Code 2.1.330 exports.
 
 It feeds ``otelwatch demo`` (through otelwatch's own OTLP listener) and the benchmarks. Everything
-copies the recorded requests in ``tests/fixtures/claude-code/`` and
-``docs``' telemetry reference: span, event and metric names, attribute keys and their value types
-(digit strings where Claude Code sends strings), resource and scope, span flags, and the habits of
-the exporters (spans batched as they end, so children travel before their parents; events batched
-every few seconds; metrics as DELTA sums aggregated per export interval).
+copies the recorded requests in ``tests/fixtures/claude-code/`` and the research note on what Claude
+Code exports: span, event and metric names, attribute keys and their value types (digit strings
+where Claude Code sends strings), resource and scope, span flags, and the habits of the exporters
+(spans batched as they end, so children travel before their parents; events batched every few
+seconds; metrics as DELTA sums aggregated per export interval).
 
-Model of the world: ``sessions`` Claude Code processes run side by side. Each one is a session
-(its own ``session.id``, resource and exporters) that takes a few prompts and then quits, after
-which a new session takes its slot. A prompt is one trace: an ``interaction`` span, the model calls
+Model of the world: ``sessions`` Claude Code processes run side by side, started by a small team
+of developers (each with a ``user.id``, a machine and a terminal). Each process is a session (its
+own ``session.id``, resource and exporters) that takes a few prompts and then quits, after which a
+new session takes its slot. A prompt is one trace: an ``interaction`` span, the model calls
 (``llm_request``) and the tool calls (``tool`` with ``blocked_on_user`` and ``execution``) it
 makes, plus the events and metric increments that go with them. Sometimes a call is retried,
 retries run out, a tool fails, the user rejects a tool, or a call is slow.
@@ -408,10 +409,31 @@ class _Tool:
 # --------------------------------------------------------------------------- a session
 
 
+@dataclass(frozen=True, slots=True)
+class _User:
+    """A developer: the anonymous ``user.id`` of their install, their machine and terminal."""
+
+    user_id: str
+    os: tuple[str, str, str]  # os.type, os.version, host.arch
+    terminal: str
+
+    @staticmethod
+    def make(rng: random.Random) -> _User:
+        r = _Rand(rng.getrandbits(64))
+        machine = r.pick(
+            (
+                ("linux", "6.18.44-fc-v669", "amd64"),
+                ("darwin", "25.1.0", "arm64"),
+                ("linux", "6.12.9-arch1-1", "amd64"),
+            )
+        )
+        return _User(r.hex(64), machine, r.pick(("iTerm.app", "vscode", "tmux", "ghostty")))
+
+
 class _Session:
     """One Claude Code process: its identity, its exporters' buffers and what it has done."""
 
-    def __init__(self, seed: int, start_ns: int, prompts: int) -> None:
+    def __init__(self, seed: int, start_ns: int, prompts: int, user: _User) -> None:
         r = self.r = _Rand(seed)
         self.start_ns = start_ns
         self.session_id = r.uuid4()
@@ -425,13 +447,7 @@ class _Session:
         )
         self.permission_mode = r.weighted({"default": 0.7, "acceptEdits": 0.3})
         self.log_prompts = r.chance(0.8)  # OTEL_LOG_USER_PROMPTS=1 on most demo machines
-        os_type, os_version, arch = r.pick(
-            (
-                ("linux", "6.18.44-fc-v669", "amd64"),
-                ("darwin", "25.1.0", "arm64"),
-                ("linux", "6.12.9-arch1-1", "amd64"),
-            )
-        )
+        os_type, os_version, arch = user.os
         self.resource = Resource(
             attributes=_key_values(
                 {
@@ -444,17 +460,18 @@ class _Session:
             )
         )
         self.standard: Attrs = {
-            "user.id": r.hex(64),
+            "user.id": user.user_id,
             "session.id": self.session_id,
             "anthropic.provider": "firstParty",
             "anthropic.custom_base_url": r.chance(0.1),
-            "terminal.type": r.pick(("iTerm.app", "vscode", "tmux", "ghostty", "dumb")),
+            "terminal.type": user.terminal,
         }
         self.span_standard: Attrs = {**self.standard, "gen_ai.provider.name": "anthropic"}
         # What the model has seen: the cached prefix grows with every call.
         self.cached_tokens = 0
         self.new_tokens = r.int_between(9_000, 22_000)  # system prompt and tool schemas
         self.interactions = 0
+        self.shipping: int | None = None
         self.event_sequence = 0
         self.order = 0
         self.spans: list[tuple[int, int, Span]] = []
@@ -702,6 +719,8 @@ class _Session:
         self.interactions += 1
         turn = _Turn(trace_id=r.trace_id(), root_id=r.span_id(), prompt_id=r.uuid4())
         prompt = r.pick(_PROMPTS)
+        # "commit this and open a pull request": after a look around, commit, then open the PR.
+        self.shipping = 0 if "pull request" in prompt else None
         shown = prompt if self.log_prompts else "<REDACTED>"
         typing_s = round(r.uniform(1.5, 25.0), 3)
         self.add(now + _MS, "claude_code.active_time.total", typing_s, {"type": "user"})
@@ -786,6 +805,8 @@ class _Session:
             return [
                 r.weighted({"Read": 5, "Grep": 3, "Glob": 2}) for _ in range(r.int_between(1, 3))
             ]
+        if self.shipping is not None and step >= 1 and self.shipping < 2:
+            return ["Bash"]
         first: str = r.weighted(_EARLY_TOOLS if step < 2 else _LATE_TOOLS)
         if first in _READ_ONLY and r.chance(0.4):
             return [
@@ -1248,13 +1269,15 @@ class _Session:
             return "accept", "config"
         if name in ("Edit", "Write") and self.permission_mode == "acceptEdits":
             return "accept", "config"
+        # Edits are what people look at hardest before saying yes.
+        rejects = 0.1 if name in ("Edit", "Write") else 0.05
         source = r.weighted(
             {
                 "config": 0.45,
                 "user_temporary": 0.3,
                 "user_permanent": 0.12,
                 "hook": 0.05,
-                "user_reject": 0.05,
+                "user_reject": rejects,
                 "classifier": 0.03,
             }
         )
@@ -1355,7 +1378,13 @@ class _Session:
         command, cls, low, high, failure_rate = r.pick(_BASH)
         commit_sha = None
         pull_request = False
-        if r.chance(0.08):
+        if self.shipping is not None and self.shipping < 2:
+            self.shipping += 1
+            ship_commit, ship_pr = self.shipping == 1, self.shipping == 2
+        else:
+            ship_commit = r.chance(0.05)
+            ship_pr = not ship_commit and r.chance(0.01)
+        if ship_commit:
             command, cls, low, high, failure_rate = (
                 'git commit -m "Fix retry budget"',
                 "vcs",
@@ -1363,7 +1392,7 @@ class _Session:
                 900,
                 0.05,
             )
-        elif r.chance(0.06):
+        elif ship_pr:
             command, cls, low, high, failure_rate = (
                 'gh pr create --fill --title "Fix retry budget"',
                 "network",
@@ -1530,6 +1559,10 @@ class Simulator:
         self._queue: list[_Action] = []
         self._order = 0
         self.sessions_started = 0
+        # Ids of the sessions that have exited (all their telemetry has been exported).
+        self.ended_sessions: list[str] = []
+        # A team a little larger than the number of sessions at a time.
+        self._users = [_User.make(self._rng) for _ in range(sessions + 2)]
         for slot in range(sessions):
             # Stagger the first sessions so that the demo shows activity within seconds.
             self._schedule(
@@ -1567,7 +1600,12 @@ class Simulator:
 
     def _start_session(self, now: int) -> list[Export]:
         self.sessions_started += 1
-        session = _Session(self._rng.getrandbits(64), now, self._rng.randint(*self._prompts))
+        session = _Session(
+            self._rng.getrandbits(64),
+            now,
+            self._rng.randint(*self._prompts),
+            self._rng.choice(self._users),
+        )
         session.begin(now)
         for signal in ("traces", "logs", "metrics"):
             self._schedule(now + self._intervals[signal], self._exporter(session, signal))
@@ -1607,6 +1645,7 @@ class Simulator:
         def run(now: int) -> list[Export]:
             # Shutdown flushes every exporter; then a new session takes the slot.
             session.prompts_left = -1
+            self.ended_sessions.append(session.session_id)
             exports = session.take_spans(now) + session.take_events(now)
             exports += session.take_metrics(now)
             self._schedule(now + int(self._rng.uniform(2.0, 20.0) * _S), self._start_session)

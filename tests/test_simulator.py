@@ -91,6 +91,14 @@ def hour() -> tuple[list[Export], Decoded]:
 
 
 @pytest.fixture(scope="module")
+def finished() -> Decoded:
+    """The same hour, only the sessions that have exited."""
+    sim = Simulator(seed=SEED, sessions=SESSIONS)
+    exports = sim.advance(3600)
+    return _finished(exports, sim.ended_sessions)
+
+
+@pytest.fixture(scope="module")
 def recorded() -> Decoded:
     """The recorded Claude Code requests (gRPC, HTTP/protobuf and HTTP/JSON)."""
     out = Decoded()
@@ -296,22 +304,14 @@ _TOKEN_FIELDS = {
 }
 
 
-def _finished(exports: list[Export]) -> Decoded:
-    """Exports of sessions that have ended, so that nothing of theirs is still waiting."""
-    last_seen: dict[str, int] = {}
-    for e in exports:
-        last_seen[e.session_id] = e.time_ns
-    final = max(last_seen.values())
-    # A session whose requests stopped more than a metrics interval before the end has exited.
-    done = {s for s, t in last_seen.items() if t < final - 120 * 1_000_000_000}
-    return decode([e for e in exports if e.session_id in done])
+def _finished(exports: list[Export], ended: list[str]) -> Decoded:
+    """Exports of the sessions that have exited, so that nothing of theirs is still waiting."""
+    assert len(ended) >= SESSIONS
+    return decode([e for e in exports if e.session_id in set(ended)])
 
 
-def test_api_request_cost_equals_the_cost_metric_exactly(
-    hour: tuple[list[Export], Decoded],
-) -> None:
-    exports, _ = hour
-    decoded = _finished(exports)
+def test_api_request_cost_equals_the_cost_metric_exactly(finished: Decoded) -> None:
+    decoded = finished
     event_cost: dict[tuple[str, str], float] = defaultdict(float)
     metric_cost: dict[tuple[str, str], float] = defaultdict(float)
     for row in decoded.events:
@@ -331,9 +331,8 @@ def test_api_request_cost_equals_the_cost_metric_exactly(
     assert sum(reversed(events)) == sum(sorted(points)) == math.fsum(events)
 
 
-def test_tokens_of_events_equal_the_token_metric(hour: tuple[list[Export], Decoded]) -> None:
-    exports, _ = hour
-    decoded = _finished(exports)
+def test_tokens_of_events_equal_the_token_metric(finished: Decoded) -> None:
+    decoded = finished
     from_events: Counter[tuple[str, str, str]] = Counter()
     from_metric: Counter[tuple[str, str, str]] = Counter()
     for row in decoded.events:
@@ -584,9 +583,8 @@ def test_edits_count_lines_and_decisions(hour: tuple[list[Export], Decoded]) -> 
 # --------------------------------------------------------------------------- events
 
 
-def test_events_are_numbered_in_order_per_session(hour: tuple[list[Export], Decoded]) -> None:
-    exports, _ = hour
-    decoded = _finished(exports)
+def test_events_are_numbered_in_order_per_session(finished: Decoded) -> None:
+    decoded = finished
     for rows in by_session(decoded.events).values():
         rows.sort(key=lambda r: r["event_sequence"])
         assert [r["event_sequence"] for r in rows] == list(range(len(rows)))
