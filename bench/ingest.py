@@ -186,7 +186,7 @@ def scenarios(quick: bool) -> list[Scenario]:
 class Server:
     """``otelwatch serve`` as a subprocess on free ports."""
 
-    def __init__(self, db: Path) -> None:
+    def __init__(self, db: Path, root: Path) -> None:
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -201,7 +201,9 @@ class Server:
                 "0",
                 "-q",
             ],
-            cwd=ROOT,
+            # `python -m` puts the working directory first on sys.path, ahead of the editable
+            # install's finder, so the server runs the code under `root`.
+            cwd=root,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -245,6 +247,28 @@ def busy_cores(seconds: float = 3.0) -> float:
     before = machine_cpu()
     time.sleep(seconds)
     return (machine_cpu() - before) / seconds
+
+
+def server_code(commit: str | None, tmp: Path) -> tuple[Path, str]:
+    """Where the server's code is, and a description of it (commit, and whether edited)."""
+
+    def git(*argv: str) -> str:
+        return subprocess.run(
+            ["git", *argv], cwd=ROOT, check=True, capture_output=True, text=True
+        ).stdout.strip()
+
+    if commit is None:
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+        head = git("rev-parse", "--short", "HEAD")
+        return ROOT, f"working tree at {head}" + (" with uncommitted changes" if dirty else "")
+    resolved = git("rev-parse", "--short", commit)
+    root = tmp / "server"
+    root.mkdir()
+    archive = subprocess.run(
+        ["git", "archive", resolved], cwd=ROOT, check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(root)], input=archive, check=True)
+    return root, f"commit {resolved}"
 
 
 def wait_for_quiet(max_busy: float, max_wait: float) -> float:
@@ -296,7 +320,7 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace, workdir: Path) ->
     """Start a server, load it, stop it, and check the file against the acknowledgements."""
     busy = wait_for_quiet(args.max_busy, args.max_wait)
     db = workdir / f"{scenario.name}.duckdb"
-    server = Server(db)
+    server = Server(db, args.server_root)
     transport = scenario.argv[scenario.argv.index("--transport") + 1]
     target = server.grpc if transport == "grpc" else server.http
     argv = [*scenario.argv, "--target", target]
@@ -313,7 +337,6 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace, workdir: Path) ->
                 "--format",
                 "flamegraph" if args.py_spy.endswith(".svg") else "raw",
                 "--threads",
-                "--idle",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -435,9 +458,18 @@ def main(argv: list[str] | None = None) -> int:
         help="profile the server with py-spy during the selected scenarios "
         "(.svg: flame graph, otherwise raw collapsed stacks)",
     )
+    parser.add_argument(
+        "--server-commit",
+        default=None,
+        metavar="REV",
+        help="run the server from this commit (git archive into a temporary directory) "
+        "instead of the working tree, which others may be editing",
+    )
     args = parser.parse_args(argv)
     results = []
     with tempfile.TemporaryDirectory(prefix="otelwatch-bench-") as tmp:
+        args.server_root, code = server_code(args.server_commit, Path(tmp))
+        print(f"server code: {code}", file=sys.stderr, flush=True)
         for scenario in scenarios(args.quick):
             if scenario.name not in args.only:
                 continue
@@ -460,9 +492,11 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
                 flush=True,
             )
+    print(f"Server code: {code}.\n")
     print(table(results))
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps([asdict(r) for r in results], indent=2))
+        document = {"server_code": code, "results": [asdict(r) for r in results]}
+        Path(args.json_out).write_text(json.dumps(document, indent=2))
     return 0 if all(r.stored_matches for r in results) else 1
 
 
