@@ -274,3 +274,14 @@ def test_a_trace_of_another_sender_without_claude_code_attributes(store: LiveSto
     assert trace is not None
     assert trace.usage is None
     assert trace.prompt is None
+
+
+def test_the_prompt_of_a_trace_whose_root_has_not_arrived(store: LiveStore) -> None:
+    # The prompt event comes before the first model call, the earliest span stored.
+    store.send("traces", spans_request(turn(1)[1:]))
+    store.send("logs", events_request(turn_events(1, prompt="add pagination")))
+    trace = store.reader.trace(hex_id(1, 16))
+    assert trace is not None
+    assert trace.prompt == "add pagination"
+    (row,) = store.reader.traces(limit=1)
+    assert (row.has_root, row.prompt) == (False, "add pagination")

@@ -31,6 +31,11 @@ MAX_TRACE_SPANS = 50_000
 
 _NO_BOUND = -(2**63)
 
+# The time bounds on event queries only let DuckDB skip old row groups. A turn's events can
+# come before its earliest stored span (the prompt is submitted before the first model call,
+# and the root span may not have arrived yet), so the bound is this much earlier.
+EVENT_SLACK_NS = 600 * 10**9
+
 
 @dataclass(frozen=True, slots=True)
 class TraceRow:
@@ -374,7 +379,7 @@ class TraceQueries(QueryBase):
             FROM log_events
             WHERE event_name = 'api_request' AND time_ns >= ? AND trace_id IS NOT NULL {pick}
             """,
-            [min(starts.values()), *chosen],
+            [min(starts.values()) - EVENT_SLACK_NS, *chosen],
         ).fetchall():
             extra = out.get(trace_id)
             key = (trace_id, session, seq, time_ns)
@@ -395,7 +400,7 @@ class TraceQueries(QueryBase):
                 WHERE event_name = 'user_prompt' AND time_ns >= ?
                       AND list_contains(?::VARCHAR[], trace_id)
                 """,
-                [min(starts[t] for t in unknown), unknown],
+                [min(starts[t] for t in unknown) - EVENT_SLACK_NS, unknown],
             ).fetchall():
                 text = out[trace_id].prompt = out[trace_id].prompt or _prompt(prompt)
                 prompts[trace_id] = text
@@ -470,8 +475,8 @@ class TraceQueries(QueryBase):
                 first.setdefault(r[0], r)
             rows = list(first.values())
             since = rows[0][4]
-            usage = self._turn_usage(cur, trace_id, since)
-            prompt, length = self._trace_prompt(cur, trace_id, since)
+            usage = self._turn_usage(cur, trace_id, since - EVENT_SLACK_NS)
+            prompt, length = self._trace_prompt(cur, trace_id, since - EVENT_SLACK_NS)
         roots = [r for r in rows if r[1] is None]
         session = (roots[0] if roots else rows[0])[11]
         if session is None:
@@ -540,7 +545,7 @@ class TraceQueries(QueryBase):
                    TRY_CAST(attributes->>'user_prompt_length' AS BIGINT)
             FROM spans WHERE trace_id = ? AND span_type = 'interaction' AND start_ns >= ?
             """,
-            [trace_id, since, trace_id, since],
+            [trace_id, since, trace_id, since + EVENT_SLACK_NS],
         ).fetchall()
         text = next((p for p in (_prompt(r[0]) for r in rows) if p is not None), None)
         length = next((int(r[1]) for r in rows if r[1]), None)

@@ -167,7 +167,8 @@ class TracesView(DataView):
 
     def _show_rows(self, rows: list[TraceRow]) -> None:
         table = self.query_one(TraceTable)
-        selected = self._ids[table.cursor_row] if 0 <= table.cursor_row < len(self._ids) else None
+        # Stay on the trace the user moved to; at the top, follow the newest.
+        selected = self._ids[table.cursor_row] if 0 < table.cursor_row < len(self._ids) else None
         table.clear()
         self._ids = [row.trace_id for row in rows]
         prefix = common_prefix([row.name for row in rows])
