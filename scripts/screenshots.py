@@ -67,6 +67,7 @@ SHOTS = (
     Shot("sessions", ("2",)),
     Shot("overview-one-session", ("2", "down", "down", "enter")),
     Shot("traces", ("3",), view="3"),
+    Shot("waterfall", ("3", "d", "enter", "j", "enter"), view="3"),  # the slowest, one span open
     Shot("events", ("4",)),
     # The newest api_request, found with the / filter, opened with Enter.
     Shot("event-detail", ("4", "slash", *"api", "underscore", *"request", "enter", "enter")),

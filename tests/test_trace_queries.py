@@ -285,3 +285,15 @@ def test_the_prompt_of_a_trace_whose_root_has_not_arrived(store: LiveStore) -> N
     assert trace.prompt == "add pagination"
     (row,) = store.reader.traces(limit=1)
     assert (row.has_root, row.prompt) == (False, "add pagination")
+
+
+def test_a_prompt_and_tokens_that_arrive_after_the_trace_is_listed(store: LiveStore) -> None:
+    spans = turn(1)
+    store.send("traces", spans_request(spans[1:]))
+    (row,) = store.reader.traces()
+    assert (row.prompt, row.cost_usd, row.tokens) == (None, None, 100)  # from the spans
+    # The events, then the root span (the trace's spans change, so it is looked at again).
+    store.send("logs", events_request(turn_events(1, prompt="late prompt")))
+    store.send("traces", spans_request(spans[:1]))
+    (row,) = store.reader.traces()
+    assert (row.prompt, row.cost_usd, row.tokens) == ("late prompt", pytest.approx(0.75), 3570)

@@ -92,6 +92,8 @@ def test_tick_steps_are_round() -> None:
     assert tick_step(1_972_800_000, 60) == 500_000_000
     assert tick_step(10**9, 60) == 200_000_000
     assert tick_step(5 * 60 * 10**9, 60) == 60 * 10**9
+    assert tick_step(231 * 10**9, 56) == 60 * 10**9  # not 50 s
+    assert tick_step(60 * 10**9, 56) == 15 * 10**9
     assert tick_step(0, 60) == 1
 
 
@@ -101,6 +103,9 @@ def test_tick_labels_in_the_unit_reached() -> None:
     assert tick_label(1_000_000_000, 500_000_000) == "1s"
     assert tick_label(1_500_000_000, 500_000_000) == "1.5s"
     assert tick_label(120 * 10**9, 60 * 10**9) == "2m"
+    assert tick_label(90 * 10**9, 30 * 10**9) == "1m30s"
+    assert tick_label(5400 * 10**9, 1800 * 10**9) == "1h30m"
+    assert tick_label(7200 * 10**9, 1800 * 10**9) == "2h"
     assert tick_label(5_000, 5_000) == "5µs"
     assert tick_label(250, 50) == "0.25µs"
 

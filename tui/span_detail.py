@@ -24,8 +24,9 @@ from otelwatch.tui.text_screen import TextScreen
 if TYPE_CHECKING:
     from otelwatch.store.queries.traces import SpanDetail, TraceLogEvent
 
-# Values longer than this are folded; Enter on the row shows them whole.
-FOLD_AT = 100
+# Values longer than the room the pane leaves them (and never more than this) are folded;
+# Enter on the row shows them whole.
+FOLD_AT = 160
 
 # The fields of a log event worth a glance in its one-line summary.
 _EVENT_FIELDS = (
@@ -125,6 +126,7 @@ class SpanDetailPane(Vertical):
         super().__init__(**kwargs)
         self._values: list[str] = []
         self._keys: list[str] = []
+        self._fold = FOLD_AT
         self.span_id: str | None = None
 
     def compose(self) -> ComposeResult:
@@ -147,14 +149,20 @@ class SpanDetailPane(Vertical):
             return
         self.span_id = detail.span_id
         title.update(fmt.literal(f"{detail.name}  ·  span {detail.span_id}"))
-        for key, value in detail_rows(detail, trace_start_ns, trace_ns):
+        rows = detail_rows(detail, trace_start_ns, trace_ns)
+        # Each of the two columns has a cell of padding on both sides; the scroll bar takes 2,
+        # and two more spare cells keep the horizontal scroll bar away.
+        keys = max((len(k) for k, _ in rows), default=10)
+        fold = max(20, min(FOLD_AT, self.size.width - keys - 8))
+        self._fold = fold
+        for key, value in rows:
             if key.startswith("# "):
                 table.add_row(Text(key[2:], style="bold"), Text(""))
             else:
                 shown = value.split("\n", 1)[0] if "\n" in value else value
-                folded = len(value) > FOLD_AT or "\n" in value
-                if len(shown) > FOLD_AT:
-                    shown = shown[: FOLD_AT - 1] + "…"
+                folded = len(value) > fold or "\n" in value
+                if len(shown) > fold:
+                    shown = shown[: fold - 1] + "…"
                 elif folded:
                     shown += " …"
                 table.add_row(fmt.literal(key), fmt.literal(shown))
@@ -171,7 +179,7 @@ class SpanDetailPane(Vertical):
         row = table.cursor_row
         if 0 <= row < len(self._values):
             value = self._values[row]
-            if len(value) > FOLD_AT or "\n" in value:
+            if len(value) > self._fold or "\n" in value:
                 full = value.split("\n", 1)[1] if "\n" in value else value
                 self.app.push_screen(TextScreen(self._keys[row], full))
 

@@ -98,10 +98,17 @@ _UNITS = ((3600 * 10**9, "h"), (60 * 10**9, "m"), (10**9, "s"), (10**6, "ms"), (
 
 def tick_label(ns: int, step_ns: int) -> str:
     """A tick's time in the largest unit it reaches, with as many decimals as the step needs:
-    ``0``, ``250ms``, ``1.5s``, ``2m``."""
+    ``0``, ``250ms``, ``1.5s``, ``2m``, ``1m30s``, ``1h15m``."""
     if ns <= 0:
         return "0"
-    for size, unit in _UNITS:
+    seconds = ns / 10**9
+    if seconds >= 3600 and ns % (60 * 10**9) == 0:
+        hours, minutes = divmod(ns // (60 * 10**9), 60)
+        return f"{hours}h{minutes:02d}m" if minutes else f"{hours}h"
+    if seconds >= 60 and ns % 10**9 == 0:
+        minutes, secs = divmod(ns // 10**9, 60)
+        return f"{minutes}m{secs:02d}s" if secs else f"{minutes}m"
+    for size, unit in _UNITS[2:]:
         if ns >= size or size == 10**3:
             value = ns / size
             if value.is_integer():
@@ -112,19 +119,17 @@ def tick_label(ns: int, step_ns: int) -> str:
 
 
 def tick_step(span_ns: int, width: int, spacing: int = 12) -> int:
-    """A round step (1, 2 or 5 times a power of ten, or a whole minute or hour) giving about
-    one tick every ``spacing`` cells."""
+    """A round step giving about one tick every ``spacing`` cells: 1, 2 or 5 times a power of
+    ten below ten seconds; above, steps a clock reads well (15 s, 30 s, 1 min, 5 min, 1 h…)."""
     if span_ns <= 0 or width <= 0:
         return 1
     wanted = span_ns * spacing / width
-    candidates: list[int] = []
-    for exponent in range(16):
-        for mantissa in (1, 2, 5):
-            candidates.append(mantissa * 10**exponent)
-    # Past a minute, steps of whole minutes and hours read better than 100 s.
-    candidates += [m * 60 * 10**9 for m in (1, 2, 5, 10, 15, 30)]
-    candidates += [h * 3600 * 10**9 for h in (1, 2, 6, 12, 24)]
-    return min((c for c in candidates if c >= wanted), default=max(candidates))
+    s, m, h = 10**9, 60 * 10**9, 3600 * 10**9
+    candidates: list[int] = [m * 10**e for e in range(10) for m in (1, 2, 5)]
+    candidates += [10 * s, 15 * s, 20 * s, 30 * s]
+    candidates += [k * m for k in (1, 2, 5, 10, 15, 20, 30)]
+    candidates += [k * h for k in (1, 2, 3, 6, 12, 24)]
+    return min((c for c in candidates if c >= wanted), default=candidates[-1])
 
 
 def ticks(span_ns: int, width: int) -> list[tuple[int, str]]:

@@ -15,6 +15,7 @@ A text filter has to look at every span, so it takes longer (see docs/benchmarks
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -35,6 +36,9 @@ _NO_BOUND = -(2**63)
 # come before its earliest stored span (the prompt is submitted before the first model call,
 # and the root span may not have arrived yet), so the bound is this much earlier.
 EVENT_SLACK_NS = 600 * 10**9
+
+# How long the list trusts that a trace has no prompt, while its spans do not change.
+RECHECK_PROMPT_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,12 +189,12 @@ class _Extras:
     requests: int = 0
 
 
-class _Bounded(dict[str, str | None]):
-    """A dict that forgets everything when it grows past a size (a cache of prompts)."""
+class _Bounded(dict[str, Any]):
+    """A dict that forgets everything when it grows past a size (a cache by trace id)."""
 
     LIMIT = 100_000
 
-    def __setitem__(self, key: str, value: str | None) -> None:
+    def __setitem__(self, key: str, value: Any) -> None:
         if len(self) >= self.LIMIT:
             self.clear()
         super().__setitem__(key, value)
@@ -390,9 +394,19 @@ class TraceQueries(QueryBase):
             extra.cost_usd = (extra.cost_usd or 0.0) + (cost or 0.0)
             extra.tokens = (extra.tokens or 0) + int(tokens)
         prompts = self._known_prompts()
+        spans = {r[0]: r[7] for r in found}
+        # A trace with no prompt found is looked at again once it has more spans, or after a
+        # while (its events may still be on their way).
+        missing: dict[str, tuple[int, float]] = self._memo("without prompt")
+        now = time.monotonic()
         for trace_id, extra in out.items():
             extra.prompt = prompts.get(trace_id)
-        unknown = [t for t in out if t not in prompts]
+        unknown = [
+            t
+            for t in out
+            if t not in prompts
+            and not (t in missing and missing[t][0] == spans[t] and missing[t][1] > now)
+        ]
         if unknown:
             for trace_id, prompt in cur.execute(
                 """
@@ -404,8 +418,18 @@ class TraceQueries(QueryBase):
             ).fetchall():
                 text = out[trace_id].prompt = out[trace_id].prompt or _prompt(prompt)
                 prompts[trace_id] = text
-        # Traces without events: their logs were not exported, or not yet (the newest).
-        unpriced = {t for t, e in out.items() if not e.requests}
+        # Traces without events: their logs were not exported, or not yet (the newest). Their
+        # spans' tokens are remembered for as long as the trace keeps its number of spans.
+        counted: dict[str, tuple[int, int | None]] = self._memo("tokens")
+        unpriced = set()
+        for trace_id, extra in out.items():
+            if extra.requests:
+                continue
+            known = counted.get(trace_id)
+            if known is not None and known[0] == spans[trace_id]:
+                extra.tokens = known[1]
+            else:
+                unpriced.add(trace_id)
         unprompted = {t for t in unknown if t not in prompts}
         if unpriced or unprompted:
             wanted = sorted(unpriced | unprompted)
@@ -432,15 +456,23 @@ class TraceQueries(QueryBase):
                 elif span_type == "interaction" and trace_id in unprompted:
                     extra.prompt = extra.prompt or _prompt(prompt)
                     prompts[trace_id] = extra.prompt
+            for trace_id in unpriced:
+                counted[trace_id] = (spans[trace_id], out[trace_id].tokens)
+        for trace_id in unknown:
+            if trace_id not in prompts:
+                missing[trace_id] = (spans[trace_id], now + RECHECK_PROMPT_S)
         return out
 
     def _known_prompts(self) -> dict[str, str | None]:
-        """Prompts already read, by trace (``None``: redacted); shared by the reader's calls."""
-        try:
-            return self._prompts_read
-        except AttributeError:
-            self._prompts_read: dict[str, str | None] = _Bounded()
-            return self._prompts_read
+        """Prompts already read, by trace (``None``: redacted): a prompt never changes."""
+        memo: dict[str, str | None] = self._memo("prompts")
+        return memo
+
+    def _memo(self, name: str) -> Any:
+        """A dict by trace id kept between this reader's calls (any thread may use it: a lost
+        update only means reading again)."""
+        memos: dict[str, _Bounded] = self.__dict__.setdefault("_trace_memos", {})
+        return memos.setdefault(name, _Bounded())
 
     # ------------------------------------------------------------------ one trace
 

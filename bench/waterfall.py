@@ -1,0 +1,359 @@
+"""Trace explorer benchmark: the trace queries at a million spans, and a 10,000-span waterfall.
+
+1. A database of about a million Claude-Code-shaped spans and a million events: the simulator's
+   sessions are written through the real decoder and writer until ``--seed-spans`` spans are
+   stored, then the data is copied (``--copies`` times in all) with new trace, span and
+   session ids, each copy shifted later in time, as SQL inside DuckDB. The copies keep the
+   simulator's trace shapes, their order in time, and the insertion order a live otelwatch
+   gives (a copy's rows are appended after the previous copy's). One trace of 10,000 spans
+   (a ten-way tree, each span's children one after the other inside it) is added last. The
+   database is kept (``--db``) and reused by later runs.
+2. Each named query of the Traces view, timed ``--repeat`` times round-robin (so a burst of
+   other work on the machine hits all of them alike): median and 90th percentile.
+3. Opening the 10,000-span trace in the real app (Textual's headless driver, 120x40): from the
+   keypress to the end of the first frame that shows the waterfall, and the cost of drawing a
+   frame of it while scrolling. The parts are timed too: the query, building the tree and the
+   critical path.
+
+    .venv/bin/python bench/waterfall.py                      # build (once, ~3 min) and measure
+    .venv/bin/python bench/waterfall.py --db /tmp/traces-1m.duckdb --repeat 30 --json out.json
+
+Run it on a quiet machine: it waits (up to ``--max-wait``) until other work keeps fewer than
+``--max-busy`` cores busy, and reports the load it saw.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from otelwatch.ingest import otlp_proto
+from otelwatch.simulator import DEFAULT_START_NS, Simulator
+from otelwatch.store import database
+from otelwatch.store.reader import Reader
+from otelwatch.store.writer import Writer
+
+BIG_TRACE = "b16b16b16b16b16b16b16b16b16b1600"
+BIG_SPANS = 10_000
+
+
+# ---------------------------------------------------------------------------- the database
+
+
+def seed(conn: Any, spans: int) -> None:
+    """Simulated sessions through the real decoder and writer until ``spans`` spans."""
+    writer = Writer(conn, max_queued_items=10**7)
+    writer.start()
+    decode = {
+        "traces": otlp_proto.decode_traces,
+        "logs": otlp_proto.decode_logs,
+        "metrics": otlp_proto.decode_metrics,
+    }
+    sim = Simulator(seed=1, sessions=20, start_ns=DEFAULT_START_NS)
+    written, pending = 0, []
+    for export in sim.stream():
+        batch = decode[export.signal](export.body(), sim.now_ns)
+        written += len(batch.spans)
+        pending.append(writer.submit(batch))
+        if len(pending) > 200:
+            for future in pending:
+                future.result()
+            pending.clear()
+        if written >= spans:
+            break
+    for future in pending:
+        future.result()
+    writer.close()
+
+
+def replicate(conn: Any, copies: int) -> None:
+    """Append ``copies - 1`` copies of everything, with new ids, each later in time."""
+    low, high = conn.execute("SELECT min(start_ns), max(received_ns) FROM spans").fetchone()
+    width = high - low + 10**9
+    for k in range(1, copies):
+        shift = k * width
+
+        def new(column: str, size: int, k: int = k) -> str:
+            return (
+                f"CASE WHEN {column} IS NULL THEN NULL "
+                f"ELSE substr(md5({column} || '-{k}'), 1, {size}) END"
+            )
+
+        changed = {
+            "trace_id": new("trace_id", 32),
+            "span_id": new("span_id", 16),
+            "parent_span_id": new("parent_span_id", 16),
+            "session_id": f"session_id || '-{k}'",
+        }
+        for column in ("start_ns", "end_ns", "received_ns", "time_ns", "observed_ns"):
+            changed[column] = f"{column} + {shift}"
+        for table in ("spans", "log_events"):
+            columns = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_name = ? ORDER BY ordinal_position",
+                    [table],
+                ).fetchall()
+            ]
+            select = ", ".join(changed.get(c, f'"{c}"') for c in columns)
+            conn.execute(
+                f"INSERT INTO {table} SELECT {select} FROM {table} "
+                f"WHERE received_ns <= {high} ORDER BY received_ns"
+            )
+
+
+def big_trace_request(start_ns: int) -> bytes:
+    """One trace of :data:`BIG_SPANS` spans over a minute: a ten-way tree."""
+    request = ExportTraceServiceRequest()
+    rs = request.resource_spans.add()
+    rs.resource.attributes.append(
+        KeyValue(key="service.name", value=AnyValue(string_value="claude-code"))
+    )
+    scope = rs.scope_spans.add()
+    scope.scope.name = "com.anthropic.claude_code.tracing"
+    interval = {1: (0.0, 60e9)}
+    for n in range(1, BIG_SPANS + 1):
+        if n > 1:
+            parent = (n - 2) // 10 + 1
+            a, b = interval[parent]
+            step = (b - a) / 10
+            slot = (n - 2) % 10
+            interval[n] = (a + slot * step, a + slot * step + step * 0.9)
+        a, b = interval[n]
+        kind = "interaction" if n == 1 else ("llm_request" if n % 3 == 0 else "tool")
+        span = scope.spans.add(
+            trace_id=bytes.fromhex(BIG_TRACE),
+            span_id=n.to_bytes(8, "big"),
+            name=f"claude_code.{kind}",
+            kind=Span.SPAN_KIND_INTERNAL,
+            start_time_unix_nano=start_ns + int(a),
+            end_time_unix_nano=start_ns + int(b),
+        )
+        if n > 1:
+            span.parent_span_id = ((n - 2) // 10 + 1).to_bytes(8, "big")
+        span.attributes.append(KeyValue(key="span.type", value=AnyValue(string_value=kind)))
+        if kind == "tool":
+            span.attributes.append(
+                KeyValue(key="tool_name", value=AnyValue(string_value=f"Tool{n % 13}"))
+            )
+    return request.SerializeToString()
+
+
+def build(path: Path, seed_spans: int, copies: int) -> None:
+    """Create the benchmark database at ``path``."""
+    started = time.perf_counter()
+    conn = database.connect(path)
+    seed(conn, seed_spans)
+    print(f"seeded in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    replicate(conn, copies)
+    newest = conn.execute("SELECT max(start_ns) FROM spans").fetchone()[0]
+    writer = Writer(conn)
+    writer.start()
+    writer.write(otlp_proto.decode_traces(big_trace_request(newest + 10**9), newest + 10**9))
+    writer.close()
+    conn.execute("CHECKPOINT")
+    conn.close()
+    print(f"built {path} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------- measuring
+
+
+def busy_cores(seconds: float = 2.0) -> float:
+    """Cores kept busy by everything on the machine over ``seconds``."""
+
+    def sample() -> tuple[float, float]:
+        with open("/proc/stat") as f:
+            fields = [float(x) for x in f.readline().split()[1:]]
+        idle = fields[3] + fields[4]
+        return sum(fields) - idle, sum(fields)
+
+    busy0, total0 = sample()
+    time.sleep(seconds)
+    busy1, total1 = sample()
+    return (busy1 - busy0) / max(1.0, total1 - total0) * (os.cpu_count() or 1)
+
+
+def wait_for_quiet(max_busy: float, max_wait: float) -> float:
+    """Wait until fewer than ``max_busy`` cores are busy (or ``max_wait`` s); the last load."""
+    deadline = time.monotonic() + max_wait
+    load = busy_cores()
+    while load > max_busy and time.monotonic() < deadline:
+        time.sleep(5)
+        load = busy_cores()
+    return load
+
+
+def timings(cases: dict[str, Callable[[], Any]], repeat: int) -> dict[str, dict[str, float]]:
+    """Each case run ``repeat`` times, round-robin, after one warm-up run: ms."""
+    for run in cases.values():
+        run()
+    spent: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(repeat):
+        for name, run in cases.items():
+            t0 = time.perf_counter()
+            run()
+            spent[name].append((time.perf_counter() - t0) * 1000)
+    return {
+        name: {
+            "median_ms": statistics.median(values),
+            "p90_ms": sorted(values)[int(len(values) * 0.9) - 1] if len(values) > 1 else values[0],
+            "min_ms": min(values),
+        }
+        for name, values in spent.items()
+    }
+
+
+def query_cases(reader: Reader) -> dict[str, Callable[[], Any]]:
+    """The Traces view's queries, with arguments taken from the data."""
+    rows = reader.traces()
+    typical = next(r for r in rows if r.has_root and 10 <= r.spans <= 200)
+    session = typical.session_id
+    detail_span = reader.trace(typical.trace_id).spans[1].span_id  # type: ignore[union-attr]
+    return {
+        "trace list (500 newest)": reader.traces,
+        "trace list by duration": lambda: reader.traces(sort="duration"),
+        "trace list of one session": lambda: reader.traces(session_id=session),
+        "trace list filtered ('bash')": lambda: reader.traces(text="bash"),
+        f"one trace by id ({typical.spans} spans)": lambda: reader.trace(typical.trace_id),
+        "trace id from a prefix": lambda: reader.trace_ids(typical.trace_id[:8]),
+        "search in a trace": lambda: reader.trace_search(typical.trace_id, "claude"),
+        "span detail": lambda: reader.span_detail(typical.trace_id, detail_span),
+        f"one trace by id ({BIG_SPANS:,} spans)": lambda: reader.trace(BIG_TRACE),
+    }
+
+
+def waterfall_open(reader: Reader, repeat: int) -> dict[str, Any]:
+    """Open the 10,000-span trace in the real app: keypress to first frame, and frames."""
+    from otelwatch.tui.app import OtelwatchApp
+    from otelwatch.tui.header import AppInfo
+    from otelwatch.tui.trace_model import build_model
+    from otelwatch.tui.views.traces import TracesView
+    from otelwatch.tui.waterfall import Waterfall
+
+    trace = reader.trace(BIG_TRACE)
+    assert trace is not None
+    assert len(trace.spans) == BIG_SPANS
+    parts = timings(
+        {
+            "query": lambda: reader.trace(BIG_TRACE),
+            "tree and critical path": lambda: build_model(trace),
+        },
+        repeat,
+    )
+    opens: list[float] = []
+    frames: list[float] = []
+
+    async def once() -> None:
+        app = OtelwatchApp(reader, AppInfo(db_label="bench", read_only=True), start_view="3")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            view = app.query_one(TracesView)
+            waterfall = app.query_one(Waterfall)
+            painted: list[float] = []
+            draw = waterfall.render_line
+
+            def timed(y: int) -> Any:
+                strip = draw(y)
+                if waterfall.model is not None:
+                    painted.append(time.perf_counter())
+                return strip
+
+            waterfall.render_line = timed  # type: ignore[method-assign]
+            t0 = time.perf_counter()
+            view.open_trace(BIG_TRACE)
+            while not painted or len(painted) < waterfall.size.height:
+                await asyncio.sleep(0.001)
+            opens.append((painted[-1] - t0) * 1000)
+            waterfall.render_line = draw  # type: ignore[method-assign]
+            assert waterfall.row_count == BIG_SPANS
+            # A frame while scrolling: every line of the widget, one page further each time.
+            for _ in range(20):
+                waterfall.action_page_down()
+                t1 = time.perf_counter()
+                for y in range(waterfall.size.height):
+                    waterfall.render_line(y)
+                frames.append((time.perf_counter() - t1) * 1000)
+            await pilot.press("end")
+            assert waterfall.cursor_row == BIG_SPANS - 1
+
+    for _ in range(max(3, repeat // 5)):
+        asyncio.run(once())
+    return {
+        "open_ms": {
+            "median_ms": statistics.median(opens),
+            "max_ms": max(opens),
+            "runs": len(opens),
+        },
+        "frame_ms": {"median_ms": statistics.median(frames), "max_ms": max(frames)},
+        "parts": parts,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", type=Path, default=Path("/tmp/otelwatch-traces-1m.duckdb"))
+    parser.add_argument("--seed-spans", type=int, default=100_000)
+    parser.add_argument("--copies", type=int, default=10)
+    parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--repeat", type=int, default=25)
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--max-busy", type=float, default=0.5)
+    parser.add_argument("--max-wait", type=float, default=300.0)
+    args = parser.parse_args(argv)
+
+    if args.rebuild and args.db.exists():
+        args.db.unlink()
+    if not args.db.exists():
+        build(args.db, args.seed_spans, args.copies)
+    conn = database.connect(args.db, read_only=True)
+    reader = Reader(conn)
+    counts = reader.table_counts()
+    load = wait_for_quiet(args.max_busy, args.max_wait)
+    queries = timings(query_cases(reader), args.repeat)
+    opened = waterfall_open(reader, args.repeat)
+    after = busy_cores(1.0)
+    result = {
+        "spans": counts.spans,
+        "log_events": counts.log_events,
+        "busy_cores_before": round(load, 2),
+        "busy_cores_after": round(after, 2),
+        "queries": queries,
+        "waterfall": opened,
+    }
+    print(f"{counts.spans:,} spans, {counts.log_events:,} events; busy cores before {load:.2f}")
+    print("| query | median | p90 |\n| --- | ---: | ---: |")
+    for name, t in queries.items():
+        print(f"| {name} | {t['median_ms']:.1f} ms | {t['p90_ms']:.1f} ms |")
+    w = opened
+    print(
+        f"| open the {BIG_SPANS:,}-span waterfall (keypress to first frame) | "
+        f"{w['open_ms']['median_ms']:.0f} ms | max {w['open_ms']['max_ms']:.0f} ms |"
+    )
+    for name, t in w["parts"].items():
+        print(f"| … of which {name} | {t['median_ms']:.1f} ms | {t['p90_ms']:.1f} ms |")
+    print(
+        f"| draw one 40-line frame while scrolling | {w['frame_ms']['median_ms']:.2f} ms | "
+        f"max {w['frame_ms']['max_ms']:.2f} ms |"
+    )
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
