@@ -431,3 +431,23 @@ async def test_telemetry_text_in_the_waterfall_is_never_markup(store: LiveStore)
 async def test_the_view_is_in_the_default_app(tmp_path: Path) -> None:
     app = OtelwatchApp(recorded_store(tmp_path / "r.duckdb"), AppInfo(db_label="x"))
     assert isinstance(app.view("3"), TracesView)
+
+
+async def test_the_actions_are_in_the_command_palette(tmp_path: Path) -> None:
+    app = make_app(recorded_store(tmp_path / "r.duckdb"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        titles = {c.title: c for c in app.get_system_commands(app.screen)}
+        assert {"Sort traces by duration", "Sort traces by cost", "Filter traces"} <= set(titles)
+        titles["Sort traces by errors"].callback()
+        await settle(app, pilot)
+        assert "by errors ▼" in str(app.query_one("#trace-list #filter-status").render())
+        await pilot.press("enter")
+        await settle(app, pilot)
+        titles = {c.title: c for c in app.get_system_commands(app.screen)}
+        assert "Sort traces by duration" not in titles
+        titles["Show the critical path"].callback()
+        assert waterfall(app).show_critical
+        titles["Back to the trace list"].callback()
+        await settle(app, pilot)
+        assert app.query_one(TraceTable).has_focus

@@ -293,4 +293,8 @@ class OtelwatchApp(App[None]):
                 "Write the session under the cursor to a Markdown file (x)",
                 export,
             )
+        # A view may offer its own actions (``commands()``), as the Traces view does.
+        view_commands = getattr(self.current_view, "commands", None)
+        if view_commands is not None:
+            yield from view_commands()
         yield from super().get_system_commands(screen)

@@ -8,12 +8,13 @@ incomplete (root missing, or spans whose parent has not arrived).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.style import Style
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import DataTable
@@ -297,6 +298,45 @@ class TracesView(DataView):
     def on_trace_explorer_closed(self, message: TraceExplorer.Closed) -> None:
         message.stop()
         self.close_trace()
+
+    # ------------------------------------------------------------------ command palette
+
+    def commands(self) -> Iterable[SystemCommand]:
+        """This view's actions for the command palette (what the keys do, by name)."""
+        if self._open is None:
+            for sort, (column, word) in _SORTS.items():
+                yield SystemCommand(
+                    f"Sort traces by {word}",
+                    f"Order the list by its {column} column; again to reverse",
+                    lambda s=sort: self.action_sort(s),
+                )
+            yield SystemCommand(
+                "Filter traces", "Id, session, span, tool, model or prompt (/)", self.action_filter
+            )
+            return
+        explorer = self.query_one(TraceExplorer)
+        waterfall = explorer.waterfall
+        yield SystemCommand(
+            "Search spans",
+            "Names, attributes and span events (/, then n/N)",
+            explorer.action_search,
+        )
+        yield SystemCommand(
+            "Hide the critical path" if waterfall.show_critical else "Show the critical path",
+            "What the end of the trace waited for (c)",
+            waterfall.action_toggle_critical,
+        )
+        yield SystemCommand(
+            "Next failed span",
+            "Move to the next span with status error (e)",
+            waterfall.action_next_error,
+        )
+        yield SystemCommand(
+            "Span detail",
+            "Every attribute, event and log event of the span (Enter)",
+            waterfall.action_select,
+        )
+        yield SystemCommand("Back to the trace list", "Leave this trace (Esc)", self.close_trace)
 
     # ------------------------------------------------------------------ list actions
 
