@@ -115,6 +115,13 @@ def _log_event_row(event: TraceLogEvent, trace_start_ns: int) -> tuple[str, str]
 class SpanDetailPane(Vertical):
     """A table of one span's fields; Enter on a folded value shows it whole."""
 
+    HELP = """
+The span under the waterfall's cursor: its fields, every attribute, its span events, links and
+resource, and the log events tied to it (emitted in it, or naming its tool call or model
+request). A value ending in … is folded: **Enter** shows it whole. **Esc** goes back to the
+spans.
+"""
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "leave", "Back to spans"),
     ]

@@ -38,6 +38,19 @@ _BAR_CLASS = {
 class Waterfall(ScrollView, can_focus=True):
     """The spans of one trace on a time axis; the cursor row is the selected span."""
 
+    HELP = """
+Every span of the trace, indented under its parent, with its bar on the trace's time axis and
+its duration. Bars are coloured by kind: model calls, tool execution, waiting for you, other;
+failed spans in the error colour. A span taking a fifth of the trace or more is bold and says
+its share. ⋯ marks a span whose parent has not arrived.
+
+- **↑↓ j k** move, **PgUp PgDn g G** jump, **← h** fold (or go to the parent), **→ l** unfold
+- **Enter** the span's detail: attributes, span events, links, resource, its log events
+- **/** search names, attributes and span events; **n N** next and previous match
+- **c** show the critical path: what the end of the trace waited for
+- **e** next failed span, **Esc** back to the list
+"""
+
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "waterfall--header",
         "waterfall--guide",
