@@ -90,6 +90,8 @@ class OtelwatchApp(App[None]):
         self._last_refresh = 0.0
         self._loading: set[str] = set()
         self._load_again: set[str] = set()
+        self._load_started: dict[str, float] = {}
+        self._load_seconds: dict[str, float] = {}
         self._handle_sigterm = handle_sigterm
         for key, view in self._views.items():
             self._bindings.bind(key, f"show_view('{key}')", view.TITLE, show=False)
@@ -140,8 +142,11 @@ class OtelwatchApp(App[None]):
         if self._refresh_pending:
             return
         self._refresh_pending = True
-        # Textual's timers divide by their delay, so never ask for zero.
-        wait = max(0.01, self._last_refresh + MIN_REFRESH_S - time.monotonic())
+        # Leave the machine at least as long between loads as the last load of the view took:
+        # on a large database the queries then use at most about half a core, and ingest keeps
+        # the rest. Textual's timers divide by their delay, so never ask for zero.
+        gap = max(MIN_REFRESH_S, 2 * self._load_seconds.get(self.current_view.KEY, 0.0))
+        wait = max(0.01, self._last_refresh + gap - time.monotonic())
         self.set_timer(wait, self._refresh_dirty)
 
     def _refresh_dirty(self) -> None:
@@ -165,7 +170,7 @@ class OtelwatchApp(App[None]):
             self._load_again.add(view.KEY)
             return
         self._loading.add(view.KEY)
-        self._last_refresh = time.monotonic()
+        self._last_refresh = self._load_started[view.KEY] = time.monotonic()
         load = view.loader(self.scope())
         source = self.source
         self.run_worker(
@@ -195,6 +200,8 @@ class OtelwatchApp(App[None]):
             view.stale = True
             self.notify(f"{view.TITLE}: {worker.error}", title="query failed", severity="error")
         if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            started = self._load_started.get(view.KEY, time.monotonic())
+            self._load_seconds[view.KEY] = time.monotonic() - started
             self._loading.discard(view.KEY)
             if view.KEY in self._load_again:
                 self._load_again.discard(view.KEY)

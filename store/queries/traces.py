@@ -1,7 +1,7 @@
 """Traces: the list of recent traces, one trace's spans, one span in full, search in a trace.
 
 Every span is counted once per ``(trace_id, span_id)``: an exporter's retry after a restart can
-store a span twice, and the newest copy wins.
+store a span twice (the copies are the same span).
 
 The list is built for a million stored spans. A full ``GROUP BY trace_id`` over every span costs
 about 40 ms there, so the list first finds the start of the ``limit``-th newest root span (a
@@ -9,7 +9,9 @@ top-N over the root spans only) and aggregates just the spans that started since
 times follow insertion order closely, so DuckDB's per-row-group min/max skip the rest of the
 table. Traces whose root has not arrived yet are in that window too, since their spans are recent.
 Sorting by duration, cost or errors orders those newest traces, as Jaeger's search results do.
-A text filter has to look at every span, so it takes longer (see docs/benchmarks.md).
+Reading the compressed JSON column is the slow part of any query, so the list reads JSON only for
+what it has not read before (see ``_extras``). A text filter has to look at every span, so it
+takes longer. Figures: docs/benchmarks.md.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from otelwatch.store.queries.sessions import SessionRow
     from otelwatch.store.reader import Reader
 
-LIMIT = 500
+LIMIT = 200
 # A session that sent nothing for this long is idle: Claude Code exports events within seconds
 # of activity, and metrics at least every minute while something happens.
 LIVE_WITHIN_NS = 120 * 1_000_000_000
