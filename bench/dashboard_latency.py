@@ -79,7 +79,7 @@ async def measure(args: argparse.Namespace, db: Path) -> dict[str, Any]:
     def load_view(view: DataView) -> None:
         if view.KEY not in app._loading:
             started[view.KEY] = time.monotonic()
-            if view.KEY == args.view:
+            if args.view == view.KEY:
                 loads.append(started[view.KEY])
         original_load(view)
 
