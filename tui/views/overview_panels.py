@@ -83,9 +83,11 @@ class CostPanel(Panel):
         self.now_ns = now_ns
         self.refresh()
 
+    def subtitle(self, data: Overview) -> str:
+        return source_label(data.usage) if data.usage.by_model else ""
+
     def render_data(self, data: Overview) -> RenderableType:
         usage = data.usage
-        self.border_subtitle = source_label(usage) if usage.by_model else ""
         width = self.inner_width
         total = usage.total.cost_usd
         five, sixty = burn_rates(data.recent, self.now_ns or data.now_ns)
@@ -178,9 +180,11 @@ class TokensPanel(Panel):
     def __init__(self, **kwargs: object) -> None:
         super().__init__("Tokens", **kwargs)
 
+    def subtitle(self, data: Overview) -> str:
+        return source_label(data.usage) if data.usage.by_model else ""
+
     def render_data(self, data: Overview) -> RenderableType:
         usage = data.usage
-        self.border_subtitle = source_label(usage) if usage.by_model else ""
         total = usage.total
         width = self.inner_width
         kinds = self.grid("left", "right", "left", "right")
@@ -252,10 +256,12 @@ class ToolsPanel(Panel):
     def __init__(self, **kwargs: object) -> None:
         super().__init__("Tools", **kwargs)
 
+    def subtitle(self, data: Overview) -> str:
+        calls = sum(t.calls for t in data.tools)
+        return f"{fmt.count(calls)} calls" if calls else ""
+
     def render_data(self, data: Overview) -> RenderableType:
         tools, decisions = data.tools, data.decisions
-        calls = sum(t.calls for t in tools)
-        self.border_subtitle = f"{fmt.count(calls)} calls" if calls else ""
         if not tools:
             return self.text("no tool calls yet", "muted")
         width = self.inner_width
@@ -320,9 +326,11 @@ class ApiPanel(Panel):
     def __init__(self, **kwargs: object) -> None:
         super().__init__("API", **kwargs)
 
+    def subtitle(self, data: Overview) -> str:
+        return "p50 · p95"
+
     def render_data(self, data: Overview) -> RenderableType:
         api: ApiHealth = data.api
-        self.border_subtitle = "p50 · p95"
         rate = fmt.percent(api.error_rate) if api.error_rate else ""
         rows = [
             [
@@ -416,9 +424,11 @@ class ProblemsPanel(Panel):
     def __init__(self, **kwargs: object) -> None:
         super().__init__("Problems", **kwargs)
 
+    def subtitle(self, data: Overview) -> str:
+        return "newest first" if data.problems else ""
+
     def render_data(self, data: Overview) -> RenderableType:
         problems = data.problems
-        self.border_subtitle = "newest first" if problems else ""
         if not problems:
             return self.text("no failures, errors or rejections", "muted")
         width = self.inner_width

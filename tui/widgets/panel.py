@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widget import Widget
 
+from otelwatch.tui import format as fmt
 from otelwatch.tui.widgets.spark import meter
 
 # The narrowest a name column gets before optional columns are dropped to make room.
@@ -120,7 +121,13 @@ class Panel(Widget):
     def update_data(self, data: Any) -> None:
         """Show ``data`` (on the UI thread)."""
         self.data = data
+        # Set here, not while rendering: a border changed during render shows one frame late.
+        self.border_subtitle = fmt.literal(self.subtitle(data))
         self.refresh(layout=True)
+
+    def subtitle(self, data: Any) -> str:
+        """The note on the bottom border for ``data`` (the source of the figures, a count)."""
+        return ""
 
     def style(self, name: str) -> Style:
         """The theme's style for one kind of text (``label``, ``value``, ``bad``, …)."""
