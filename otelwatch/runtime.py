@@ -32,6 +32,12 @@ from otelwatch.store.writer import Committed, Writer
 
 log = logging.getLogger(__name__)
 
+# DuckDB caches the blocks it reads and writes up to its memory limit, 80% of RAM by default, so a
+# long-running otelwatch would grow towards the size of its database (the soak in
+# docs/benchmarks.md). With a limit, a file database spills what does not fit to its temp
+# directory instead. Not for ':memory:', where the limit would cap the data itself.
+DUCKDB_MEMORY_LIMIT = "1GB"
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_GRPC_PORT = 4317
 DEFAULT_HTTP_PORT = 4318
@@ -93,6 +99,8 @@ class Runtime:
                 else None
             )
             self.conn = database.connect(self.settings.db, read_only=self.settings.read_only)
+            if self.settings.db != database.MEMORY:
+                self.conn.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'").fetchall()
             if self.settings.read_only:
                 return
             path = None if self.settings.db == database.MEMORY else self.settings.db_label
