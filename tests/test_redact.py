@@ -194,3 +194,25 @@ def test_unknown_category_is_a_one_line_error(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
     assert "prompts" in result.stderr  # says what the choices are
+
+
+def test_record_and_redact_together_are_refused(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            *OTELWATCH,
+            "serve",
+            "--db",
+            str(tmp_path / "x.duckdb"),
+            "--redact",
+            "prompts",
+            "--record",
+            str(tmp_path / "r.jsonl"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "--record" in result.stderr
+    assert not (tmp_path / "r.jsonl").exists()

@@ -256,6 +256,9 @@ def tls_files(args: argparse.Namespace) -> TlsFiles | None:
 def settings_from(args: argparse.Namespace, *, listen: bool = True) -> Settings:
     """Runtime settings from parsed listen options; :class:`OptionError` if they conflict."""
     secret = auth_token(args)
+    if args.redact and getattr(args, "record", None):
+        # The recording holds requests as they arrived, before redaction.
+        raise OptionError("--record would keep what --redact removes; use one or the other")
     return Settings(
         db=db_path(args),
         host=args.host,
