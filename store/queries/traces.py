@@ -453,8 +453,9 @@ class TraceQueries(QueryBase):
                 [min(starts[t] for t in wanted), wanted],
             ).fetchall():
                 extra = out[trace_id]
-                if span_type == "llm_request" and trace_id in unpriced:
-                    extra.tokens = (extra.tokens or 0) + int(tokens or 0)
+                if span_type == "llm_request" and trace_id in unpriced and tokens:
+                    # Spans without token attributes say nothing about tokens (not zero).
+                    extra.tokens = (extra.tokens or 0) + int(tokens)
                 elif span_type == "interaction" and trace_id in unprompted:
                     extra.prompt = extra.prompt or _prompt(prompt)
                     prompts[trace_id] = extra.prompt

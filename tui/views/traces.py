@@ -38,10 +38,11 @@ _SORTS: dict[str, tuple[str, str]] = {
     "cost": ("cost", "cost"),
     "errors": ("errors", "errors"),
 }
-_COLUMNS = ("start", "took", "root span", "spans", "errors", "cost", "tokens", "session", "prompt")
+# The prompt before the session: on a narrow terminal the session is the one scrolled off.
+_COLUMNS = ("start", "took", "root span", "spans", "errors", "cost", "tokens", "prompt", "session")
 _NUMBERS = (1, 3, 5, 6)
 """The columns of numbers (took, spans, cost, tokens)."""
-_PROMPT = 8
+_PROMPT = 7
 # The prompt takes the width the other columns leave, but at least this much.
 MIN_PROMPT = 16
 
@@ -182,9 +183,10 @@ class TracesView(DataView):
         for index in _NUMBERS:
             for line in lines:
                 line[index].align("right", widths[index])
-        # The prompt, last, gets what the other columns leave (each has a cell of padding on
-        # both sides, and the scroll bar takes two).
-        room = table.size.width - 2 - sum(w + 2 for w in widths[:_PROMPT]) - 2
+        # The prompt gets what the other columns leave (each has a cell of padding on both
+        # sides, and the scroll bar takes two).
+        others = sum(w + 2 for i, w in enumerate(widths) if i != _PROMPT)
+        room = table.size.width - 2 - others - 2
         for row, line in zip(rows, lines, strict=True):
             if row.prompt:
                 text = fmt.printable(fmt.one_line(row.prompt, max(MIN_PROMPT, room)))
@@ -234,8 +236,8 @@ class TracesView(DataView):
             errors,
             Text(fmt.money(row.cost_usd) if row.cost_usd is not None else ""),
             Text(fmt.compact(row.tokens) if row.tokens is not None else ""),
-            Text(fmt.printable(fmt.short_id(row.session_id))),
             prompt,
+            Text(fmt.printable(fmt.short_id(row.session_id))),
         ]
 
     def _set_columns(self) -> None:
