@@ -116,6 +116,26 @@ def test_a_streamed_predecessor_wins_over_an_earlier_finished_child() -> None:
     ]
 
 
+def test_a_quick_tool_that_ends_while_the_model_still_streams_follows_the_model() -> None:
+    # The model asked for the tool while streaming and finished streaming after the tool was
+    # done: the tool still followed the model call. Only known with the kinds of the spans.
+    spans = [
+        S("r", None, 0, 100, "interaction"),
+        S("llm1", "r", 0, 50, "llm_request"),
+        S("tool", "r", 40, 45, "tool"),
+        S("llm2", "r", 45, 100, "llm_request"),
+    ]
+    tree = build_tree(spans)
+    kinds = [category(s.span_type, s.span_id) for s in tree.spans]
+    with_kinds = [
+        (tree.spans[s.pos].span_id, s.start_ns, s.end_ns)
+        for s in critical_path(tree, kinds).sections
+    ]
+    assert with_kinds == [("llm1", 0, 40), ("tool", 40, 45), ("llm2", 45, 100)]
+    # Without them, a sibling that outlasted the span is not its predecessor (as in Jaeger).
+    assert path(spans) == [("r", 0, 40), ("tool", 40, 45), ("llm2", 45, 100)]
+
+
 def test_parallel_children_the_longer_one_is_waited_for() -> None:
     spans = [S("r", None, 0, 100), S("fast", "r", 5, 30), S("slow", "r", 5, 95)]
     assert path(spans) == [("r", 0, 5), ("slow", 5, 95), ("r", 95, 100)]

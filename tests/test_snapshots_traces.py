@@ -16,7 +16,15 @@ from typing import Any
 import pytest
 from otlp_clients import recorded
 from textual.pilot import Pilot
-from trace_builders import agent_turn, events_request, hex_id, spans_request, turn, turn_events
+from trace_builders import (
+    agent_turn,
+    events_request,
+    hex_id,
+    settle,
+    spans_request,
+    turn,
+    turn_events,
+)
 from tui_harness import RECORDED_NOW_NS, store_with
 
 from otelwatch.store.reader import Reader
@@ -95,29 +103,27 @@ def make_app(reader: Reader) -> OtelwatchApp:
     )
 
 
-async def settle(pilot: Pilot[Any]) -> None:
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+async def wait(pilot: Pilot[Any]) -> None:
+    await settle(pilot.app, pilot)
 
 
 def open_trace(trace_id: str, *keys: str) -> Callable[[Pilot[Any]], Any]:
     async def run(pilot: Pilot[Any]) -> None:
-        await settle(pilot)
+        await wait(pilot)
         view = pilot.app.query_one(TracesView)
         view.open_trace(trace_id)
-        await settle(pilot)
+        await wait(pilot)
         if keys:
             await pilot.press(*keys)
             await pilot.pause(0.3)
-            await settle(pilot)
+            await wait(pilot)
 
     return run
 
 
 @pytest.mark.parametrize("size", [(120, 40), (80, 24)])
 def test_trace_list(snap_compare: Snap, reader: Reader, size: tuple[int, int]) -> None:
-    assert snap_compare(make_app(reader), terminal_size=size, run_before=settle)
+    assert snap_compare(make_app(reader), terminal_size=size, run_before=wait)
 
 
 @pytest.mark.parametrize("size", [(120, 40), (80, 24)])

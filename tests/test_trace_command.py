@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from trace_builders import LiveStore, hex_id, spans_request, turn
+from trace_builders import LiveStore, hex_id, settle, spans_request, turn
 from tui_harness import RECORDED_NOW_NS, recorded_store
 
 from otelwatch.commands.trace import resolve
@@ -105,9 +105,7 @@ async def test_the_dashboard_opens_on_the_trace(two_traces: Path) -> None:
     view.start_with_trace(trace_id)
     try:
         async with app.run_test(size=(100, 30)) as pilot:
-            await pilot.pause()
-            await app.workers.wait_for_complete()
-            await pilot.pause()
+            await settle(app, pilot)
             waterfall = app.query_one(Waterfall)
             assert waterfall.has_focus
             assert waterfall.row_count == 6

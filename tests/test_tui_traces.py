@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from textual.pilot import Pilot
 from textual.widgets import DataTable
 from trace_builders import (
     LiveStore,
@@ -14,6 +13,7 @@ from trace_builders import (
     big_trace,
     events_request,
     hex_id,
+    settle,
     spans_request,
     turn,
     turn_events,
@@ -42,14 +42,6 @@ def make_app(reader: Reader, feed: CommitFeed | None = None) -> OtelwatchApp:
         clock=lambda: RECORDED_NOW_NS,
         start_view="3",
     )
-
-
-async def settle(app: OtelwatchApp, pilot: Pilot[None], pause: float = 0.0) -> None:
-    """Let queries finish and their results reach the screen."""
-    await pilot.pause(pause)
-    for _ in range(3):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 def cells(table: DataTable[object], row: int) -> list[str]:

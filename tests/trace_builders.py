@@ -3,6 +3,7 @@ sends, fully under the test's control (ids, times, parents, status, attributes).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,9 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+from textual.app import App
+from textual.pilot import Pilot
+from textual.worker import WorkerCancelled
 
 from otelwatch.ingest import otlp_proto
 from otelwatch.store import database
@@ -381,3 +385,14 @@ def agent_turn(trace: int, *, session: str = "sess-1", start_ms: float = 0.0) ->
     tool(root, "Edit", 35_900, 2_300, 39_500)
     span(root, "claude_code.llm_request", 39_600, 41_900, attrs=model)
     return out
+
+
+async def settle(app: App[Any], pilot: Pilot[Any], pause: float = 0.0) -> None:
+    """Let the app's queries finish and their results reach the screen. A load superseded by
+    a newer one is cancelled, which is not a failure."""
+    await pilot.pause(pause)
+    for _ in range(3):
+        for worker in list(app.workers):
+            with contextlib.suppress(WorkerCancelled):
+                await worker.wait()
+        await pilot.pause()

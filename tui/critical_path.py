@@ -11,10 +11,12 @@ start, and the walk goes back up to the parent at the span's start.
 One refinement for overlapping siblings, needed by Claude Code's own traces: a tool call starts
 while the model's response that asked for it is still streaming, so the ``tool`` span starts
 before its ``llm_request`` sibling ends, and a strict last-finishing-child walk would give the
-model's time to the parent. So when the walk comes back to a parent at the start of child B and
-no child finished before that point, a child A that was still running then, but ended before B
-did (B followed A, overlapping it), is taken as B's predecessor: the path covers A up to B's
-start. A sibling running in parallel that outlasted B is never taken.
+model's time to the parent. So when the walk comes back to a parent at the start of child B, a
+child A that was still running then, and started after the last child to finish before that
+point, is taken as B's predecessor (the path covers A up to B's start) if B followed it: A
+ended before B did, or A is a model call (a model asks for several tools while it streams, and
+a quick one can finish before the stream does). Otherwise a sibling running in parallel that
+outlasted B is not taken, as in Jaeger.
 
 Before the walk, children are clipped to their parent's interval (a child that starts before its
 parent or ends after it only counts inside it) and a child entirely outside its parent is left
@@ -129,10 +131,7 @@ def critical_path(tree: TraceTree[S], categories: list[Category] | None = None) 
     # Children passed over because they ended after the current point: candidates for a
     # streamed predecessor (see the module docstring).
     overlapping: list[list[int] | None] = [None] * (count + 1)
-    # Where the walk entered each span: its end, or for a streamed predecessor, the start of
-    # the span it led to.
-    entered = [0] * (count + 1)
-    entered[root] = root_end
+    model = None if categories is None else [kind == "model" for kind in categories] + [False]
 
     out_pos: list[int] = []
     out_start: list[int] = []
@@ -155,7 +154,9 @@ def critical_path(tree: TraceTree[S], categories: list[Category] | None = None) 
         candidates = overlapping[node]
         if candidates:
             finished = None if last is None else end[last]
-            child = _streamed_predecessor(candidates, start, end, point, came_from_end, finished)
+            child = _streamed_predecessor(
+                candidates, start, end, point, came_from_end, finished, model
+            )
         if child is None and last is not None:
             child = last
             taken[node] = i + 1
@@ -166,7 +167,6 @@ def critical_path(tree: TraceTree[S], categories: list[Category] | None = None) 
             point = end[child]
         if child is not None:
             node = child
-            entered[node] = point
             continue
         if start[node] < point:
             out_pos.append(node)
@@ -174,7 +174,7 @@ def critical_path(tree: TraceTree[S], categories: list[Category] | None = None) 
             out_end.append(point)
         if node == root:
             break
-        node, point, came_from_end = parent[node], start[node], entered[node]
+        node, point, came_from_end = parent[node], start[node], end[node]
     by_category: dict[Category, int] = dict.fromkeys(CATEGORIES, 0)
     sections = []
     for k in range(len(out_pos) - 1, -1, -1):
@@ -194,18 +194,20 @@ def _streamed_predecessor(
     point: int,
     upto: int,
     finished: int | None,
+    model: list[bool] | None,
 ) -> int | None:
     """Among the children passed over at a parent, the one that was still running at ``point``
-    (where the walk came back from a child ending at ``upto``) but ended before ``upto``, and
-    started after the last finishing child ended at ``finished`` (else that child came later
-    in the chain): the latest to start is taken off the list and returned."""
+    (where the walk came back from a child ending at ``upto``) and ended before ``upto`` or is a
+    model call, and started after the last finishing child ended at ``finished`` (else that
+    child came later in the chain): the latest to start is taken off the list and returned."""
     if not candidates:
         return None
     # Points only move back: a child starting at or after this one is never a candidate again.
     candidates[:] = [c for c in candidates if start[c] < point]
     best = None
     for c in candidates:
-        if end[c] >= upto or (finished is not None and start[c] < finished):
+        followed = end[c] < upto or (model is not None and model[c])
+        if not followed or (finished is not None and start[c] < finished):
             continue
         if best is None or start[c] > start[best]:
             best = c
