@@ -266,10 +266,12 @@ def trees(draw: st.DrawFn) -> list[S]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(trees())
-def test_sections_tile_the_trace_and_stay_inside_their_spans(spans: list[S]) -> None:
+@given(trees(), st.lists(st.sampled_from(["model", "tool", "user", "other"]), min_size=40))
+def test_sections_tile_the_trace_and_stay_inside_their_spans(
+    spans: list[S], drawn: list[Category]
+) -> None:
     tree: TraceTree[S] = build_tree(spans)
-    kinds: list[Category] = ["other"] * len(tree)
+    kinds = drawn[: len(tree)]
     result = critical_path(tree, kinds)
     sections = result.sections
     assert sections or result.total_ns == 0
