@@ -189,6 +189,11 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     allow_reuse_address = False
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gives up (a probe that only checks the socket is alive, a killed
+        # command) is normal: log it quietly instead of printing a traceback on stderr.
+        log.debug("control socket: a client went away", exc_info=True)
+
     def __init__(self, path: Path, reader: Reader, key: str) -> None:
         self.reader = reader
         self.key = key

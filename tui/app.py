@@ -88,7 +88,7 @@ class OtelwatchApp(App[None]):
         self._dirty: set[str] = set()
         self._refresh_pending = False
         self._last_refresh = 0.0
-        self._loading: set[str] = set()
+        self._loading: dict[str, Worker[Any]] = {}
         self._load_again: set[str] = set()
         self._load_started: dict[str, float] = {}
         self._load_seconds: dict[str, float] = {}
@@ -116,6 +116,8 @@ class OtelwatchApp(App[None]):
             # SIGTERM leaves like q does, so the caller drains the writer before exiting.
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.exit)
         self.action_show_view(self._start_view)
+        for warning in self.info.warnings:
+            self.notify(warning, severity="warning", timeout=20)
 
     @property
     def current_view(self) -> DataView:
@@ -156,29 +158,32 @@ class OtelwatchApp(App[None]):
             if view.TABLES & dirty:
                 view.stale = True
         if self.live and self.current_view.stale:
-            self.load_view(self.current_view)
+            self.load_view(self.current_view, refresh=True)
 
-    def load_view(self, view: DataView) -> None:
+    def load_view(self, view: DataView, *, refresh: bool = False) -> None:
         """Reload ``view`` in a worker thread; a newer load of it supersedes an older one.
 
-        While a load of the view runs, another request only marks it to run again when that
-        one ends: a thread cannot be stopped, so starting a new query every refresh would
-        pile up queries on a large database under continuous ingest.
+        A ``refresh`` (new data was committed) while a load of the view runs only marks it to
+        run again when that one ends: a thread cannot be stopped, so starting a query on every
+        refresh would pile them up on a large database under continuous ingest. Other loads
+        (filter, session, view shown) start at once and supersede the running one.
         """
         view.stale = False
-        if view.KEY in self._loading:
+        if refresh and view.KEY in self._loading:
             self._load_again.add(view.KEY)
             return
-        self._loading.add(view.KEY)
+        self._load_again.discard(view.KEY)
         self._last_refresh = self._load_started[view.KEY] = time.monotonic()
         load = view.loader(self.scope())
         source = self.source
-        self.run_worker(
+        self._loading[view.KEY] = self.run_worker(
             lambda: load(source),
             name=view.KEY,
             group=f"load-{view.KEY}",
             thread=True,
-            exclusive=True,
+            # Not exclusive: cancelling cannot stop a thread, and the newest load is the one
+            # shown (see on_worker_state_changed).
+            exclusive=False,
             exit_on_error=False,
         )
 
@@ -193,22 +198,24 @@ class OtelwatchApp(App[None]):
         view = self._views.get(worker.name)
         if view is None:
             return
+        finished = (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED)
+        # A load superseded by a newer one (filter, session) ends unseen: its data is stale.
+        if event.state not in finished or self._loading.get(view.KEY) is not worker:
+            return
+        del self._loading[view.KEY]
+        self._load_seconds[view.KEY] = time.monotonic() - self._load_started[view.KEY]
         if event.state == WorkerState.SUCCESS:
             with self.batch_update():
                 view.show(worker.result)
         elif event.state == WorkerState.ERROR:
             view.stale = True
             self.notify(f"{view.TITLE}: {worker.error}", title="query failed", severity="error")
-        if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
-            started = self._load_started.get(view.KEY, time.monotonic())
-            self._load_seconds[view.KEY] = time.monotonic() - started
-            self._loading.discard(view.KEY)
-            if view.KEY in self._load_again:
-                self._load_again.discard(view.KEY)
-                if view is self.current_view:
-                    self.load_view(view)
-                else:
-                    view.stale = True
+        if view.KEY in self._load_again:
+            self._load_again.discard(view.KEY)
+            if view is self.current_view:
+                self.load_view(view, refresh=True)
+            else:
+                view.stale = True
 
     def _tick(self) -> None:
         headers = self.query(StatusHeader)
@@ -217,6 +224,8 @@ class OtelwatchApp(App[None]):
         header = headers.first()
         if self.feed is not None:
             header.rate = self.feed.items_per_second()
+        if self.info.storage_problem is not None:
+            header.problem = self.info.storage_problem()
         self.current_view.tick(self.clock())
 
     # ------------------------------------------------------------------ navigation

@@ -26,6 +26,11 @@ class AppInfo:
     export_session: Callable[[str], str] | None = None
     """Writes a session's summary to a file and returns where (the Sessions view's ``x``); it
     reads the store, so call it from a worker thread."""
+    warnings: tuple[str, ...] = ()
+    """Shown once when the dashboard starts (for example: listening without a token)."""
+    storage_problem: Callable[[], str | None] | None = None
+    """Why new data cannot be stored right now (disk full, read-only), or ``None``. Cheap: it
+    reads the writer's state, not the database."""
 
 
 class StatusHeader(Widget):
@@ -39,11 +44,13 @@ class StatusHeader(Widget):
         "status-header--live",
         "status-header--paused",
         "status-header--static",
+        "status-header--problem",
     }
 
     rate: reactive[float] = reactive(0.0)
     session: reactive[str | None] = reactive(None)
     live: reactive[bool] = reactive(True)
+    problem: reactive[str | None] = reactive(None)
 
     def __init__(self, info: AppInfo, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -58,6 +65,11 @@ class StatusHeader(Widget):
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append(" otelwatch ", style=style("status-header--brand"))
         line.append(" ")
+        if self.problem:
+            # Incoming data is being refused: nothing on the line matters more.
+            line.append("⚠ not storing: ", style=style("status-header--problem"))
+            line.append(self.problem, style=style("status-header--problem"))
+            line.append("  ")
         if info.read_only:
             line.append("■ static", style=style("status-header--static"))
         elif self.live:

@@ -67,6 +67,10 @@ def app_info(runtime: Runtime) -> AppInfo:
         export_session=lambda session_id: str(
             write_summary_file(runtime.reader(), session_id, Path.cwd())
         ),
+        warnings=tuple(
+            line.removeprefix("otelwatch: warning: ") for line in exposure_warnings(settings)
+        ),
+        storage_problem=lambda: runtime.writer.storage_error if runtime.writer else None,
     )
 
 
@@ -102,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
         runtime.start()
     except (StoreError, BindError, TlsError) as exc:
         return fail(str(exc))
-    # Printed before the dashboard takes the screen, and left in the terminal when it ends.
+    # Printed before the dashboard takes the screen, so it is still in the terminal after it
+    # ends; the dashboard shows it too, while it runs.
     warn(exposure_warnings(settings))
     feed = None if settings.read_only else CommitFeed()
     if feed is not None:
