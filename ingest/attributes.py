@@ -99,7 +99,7 @@ class FragmentCache:
 
     __slots__ = ("_cache", "_capacity", "_wanted")
 
-    def __init__(self, wanted: frozenset[str], capacity: int = 50_000) -> None:
+    def __init__(self, wanted: frozenset[str], capacity: int = 20_000) -> None:
         # Entries: raw pair -> (key, "key":value fragment, value if the key is wanted else _SKIP).
         self._cache: dict[bytes, tuple[str, str, Any]] = {}
         self._capacity = capacity
@@ -242,7 +242,7 @@ class JsonFragmentCache:
 
     __slots__ = ("_cache", "_capacity", "_wanted")
 
-    def __init__(self, wanted: frozenset[str], capacity: int = 50_000) -> None:
+    def __init__(self, wanted: frozenset[str], capacity: int = 20_000) -> None:
         self._cache: dict[tuple[str, str, Any], tuple[str, Any]] = {}
         self._capacity = capacity
         self._wanted = wanted

@@ -2,24 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+import time
+from collections.abc import Callable, Hashable
+
+# Exporters retry within seconds to a minute (the OpenTelemetry SDKs give up after their export
+# time-out and a few backed-off attempts); a retry after a restart reaches a new process, whose
+# memory is empty anyway. So keys need remembering for about two minutes, not longer.
+DEFAULT_MAX_AGE_S = 120.0
 
 
 class RecentKeys:
-    """A set that remembers at least the last ``capacity // 2`` keys added, in O(1) per key.
+    """A set that remembers keys for a while, bounded both in count and in age, O(1) per key.
 
-    Two generations: when the young one is full it becomes the old one and the previous old one
-    is forgotten. This keeps memory bounded without per-key bookkeeping, which matters on the
-    writer's hot path. Keys are reduced to Python's 64-bit ``hash`` to keep them small; a false
-    "seen" needs a 64-bit collision between two live keys.
+    Two generations: the young one takes new keys; when it holds ``capacity // 2`` keys or is
+    ``max_age_s / 2`` old, it becomes the old one and the previous old one is forgotten. So a key
+    is remembered for at least ``max_age_s / 2`` seconds (and at least the last
+    ``capacity // 2`` keys are), for at most ``max_age_s``, and memory stays proportional to the
+    traffic of the last two minutes, capped by ``capacity``. No per-key bookkeeping: this runs
+    on the writer's hot path. Keys are reduced to Python's 64-bit ``hash``; a false "seen" needs
+    a 64-bit collision between two live keys.
     """
 
-    __slots__ = ("_half", "_old", "_young")
+    __slots__ = ("_born", "_clock", "_half", "_half_age", "_old", "_young")
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(
+        self,
+        capacity: int,
+        max_age_s: float = DEFAULT_MAX_AGE_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._half = max(1, capacity // 2)
+        self._half_age = max_age_s / 2
+        self._clock = clock
         self._young: set[int] = set()
         self._old: set[int] = set()
+        self._born = clock()
 
     def __contains__(self, key: Hashable) -> bool:
         h = hash(key)
@@ -29,8 +46,17 @@ class RecentKeys:
         """Remember ``key``."""
         self._young.add(hash(key))
         if len(self._young) >= self._half:
-            self._old = self._young
-            self._young = set()
+            self._rotate()
+
+    def expire(self) -> None:
+        """Forget by age; called once per commit, not per key, because it reads the clock."""
+        if self._clock() - self._born >= self._half_age:
+            self._rotate()
+
+    def _rotate(self) -> None:
+        self._old = self._young
+        self._young = set()
+        self._born = self._clock()
 
     def __len__(self) -> int:
         return len(self._young) + len(self._old)

@@ -466,6 +466,8 @@ class Writer:
 
         # Only what is on disk may be remembered.
         self._known_resources |= new_resource_ids
+        for recent in (seen_spans, seen_logs, seen_points):
+            recent.expire()
         for skey in span_keys:
             seen_spans.add(skey)
         for lkey in log_keys:

@@ -12,6 +12,7 @@ from otlp_clients import recorded
 from otelwatch.ingest import otlp_proto
 from otelwatch.store import database
 from otelwatch.store.errors import BatchRejected, DatabaseError, DatabaseLocked
+from otelwatch.store.recent import RecentKeys
 from otelwatch.store.rows import RowBatch
 from otelwatch.store.temporality import SeriesState, cumulative_increase
 from otelwatch.store.writer import Committed, Writer
@@ -193,3 +194,34 @@ def test_close_writes_everything_queued(tmp_path: Path) -> None:
     conn.close()
     with duckdb.connect(str(path), read_only=True) as check:
         assert check.execute("SELECT count(*) FROM spans").fetchone() == (6,)
+
+
+# ------------------------------------------------------------------ recent keys
+
+
+def test_recent_keys_forget_by_count() -> None:
+    recent = RecentKeys(capacity=10)
+    for i in range(5):
+        recent.add(("k", i))
+    assert ("k", 0) in recent
+    for i in range(5, 15):
+        recent.add(("k", i))
+    assert ("k", 0) not in recent  # two rotations later
+    assert ("k", 14) in recent
+    assert len(recent) <= 10
+
+
+def test_recent_keys_forget_by_age() -> None:
+    now = [0.0]
+    recent = RecentKeys(capacity=1_000_000, max_age_s=120, clock=lambda: now[0])
+    recent.add("retry")
+    now[0] = 59.0
+    recent.expire()
+    assert "retry" in recent  # younger than half the age: still in the young generation
+    now[0] = 61.0
+    recent.expire()
+    assert "retry" in recent  # now in the old generation
+    now[0] = 122.0
+    recent.expire()
+    assert "retry" not in recent
+    assert len(recent) == 0
