@@ -12,10 +12,11 @@ a Unix domain socket:
   the instance serving a file whatever path it was given, and no instance file has to be written
   beside the database or cleaned up after a crash. A socket left by a killed process refuses
   connections; the client then opens the file itself, and the next instance replaces it.
-- Only the named queries in :data:`CALLS` can be asked for, with JSON arguments, and the answer is
-  the query's frozen dataclasses as JSON. They are the same methods ``export`` and ``query`` call
-  on a Reader of their own when the file is free, so both paths give the same result. The ad-hoc
-  SQL query runs in a read-only transaction (see ``store/queries/adhoc.py``).
+- Only the Reader's named queries (:data:`CALLS`: its public methods) can be asked for, with
+  JSON arguments, and the answer is the query's frozen dataclasses as JSON. They are the same
+  methods ``export``, ``query``, ``trace`` and the read-only dashboard call on a Reader of their
+  own when the file is free, so both paths give the same result. The ad-hoc SQL query runs in a
+  read-only transaction (see ``store/queries/adhoc.py``).
 - A query shares the instance's database but never blocks its writer: DuckDB readers see a
   snapshot and commits go on meanwhile.
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import inspect
 import json
 import logging
 import os
@@ -59,12 +61,27 @@ CONNECT_TIMEOUT_S = 2.0
 ANSWER_TIMEOUT_S = 180.0
 _AF_UNIX_PATH_MAX = 104  # macOS; Linux allows 108
 
+
 # The named queries a client may ask for: name -> the type of the answer.
-CALLS: dict[str, Any] = {
-    "find_sessions": list[SessionMatch],
-    "session_summary": SessionSummary,
-    "run_sql": SqlResult,
-}
+def _named_queries() -> dict[str, inspect.Signature]:
+    """Every public query method of the Reader, with its signature (types resolved)."""
+    calls = {}
+    for name in dir(Reader):
+        method = getattr(Reader, name)
+        if name.startswith("_") or not inspect.isfunction(method):
+            continue
+        hints = typing.get_type_hints(method)
+        signature = inspect.signature(method)
+        calls[name] = signature.replace(
+            parameters=[
+                p.replace(annotation=hints.get(p.name, Any)) for p in signature.parameters.values()
+            ],
+            return_annotation=hints.get("return", Any),
+        )
+    return calls
+
+
+CALLS: dict[str, inspect.Signature] = _named_queries()
 
 # Errors that cross the socket as themselves, so commands handle both paths alike.
 _ERRORS: dict[str, type[StoreError]] = {
@@ -225,10 +242,19 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         args = request.get("args") or {}
         if not isinstance(args, dict):
             return {"ok": False, "error": "args must be an object", "kind": "StoreError"}
+        parameters = CALLS[call].parameters
+        unknown = set(args) - set(parameters) | ({"self"} & set(args))
+        if unknown:
+            return {
+                "ok": False,
+                "error": f"unknown arguments {sorted(unknown)}",
+                "kind": "StoreError",
+            }
         with self._idle:
             self._active += 1
         try:
-            result = getattr(self.reader, call)(**args)
+            typed = {k: from_wire(parameters[k].annotation, v) for k, v in args.items()}
+            result = getattr(self.reader, call)(**typed)
             return {"ok": True, "result": to_wire(result)}
         except StoreError as exc:
             kind = type(exc).__name__ if type(exc).__name__ in _ERRORS else "StoreError"
@@ -313,7 +339,12 @@ def _sweep(directory: Path) -> None:
 
 
 class RemoteReader:
-    """The named queries of :data:`CALLS`, answered by the otelwatch that holds the database."""
+    """Every named query of the Reader, answered by the otelwatch that holds the database.
+
+    It has the Reader's query methods (looked up by name, with the Reader's signatures), so the
+    commands and the dashboard can use it where they would use a Reader; ``reading.py`` hands out
+    one or the other. A test checks that both give the same answers for every query.
+    """
 
     def __init__(self, path: Path, key: str, pid: int) -> None:
         self.path = path
@@ -343,7 +374,20 @@ class RemoteReader:
             raise StoreError(
                 f"the otelwatch holding the database (process {self.pid}) did not answer: {exc}"
             ) from None
-        return from_wire(CALLS[call], result)
+        return from_wire(CALLS[call].return_annotation, result)
+
+    def __getattr__(self, name: str) -> Any:
+        signature = CALLS.get(name)
+        if signature is None:
+            raise AttributeError(name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            bound = signature.bind(None, *args, **kwargs)  # None stands for self
+            arguments = {k: to_wire(v) for k, v in bound.arguments.items() if k != "self"}
+            return self._ask(name, **arguments)
+
+        call.__name__ = name
+        return call
 
     def find_sessions(self, prefix: str = "", limit: int = 10) -> list[SessionMatch]:
         """As :meth:`Reader.find_sessions`."""

@@ -52,7 +52,6 @@ class Settings:
     grpc_port: int = DEFAULT_GRPC_PORT
     http_port: int = DEFAULT_HTTP_PORT
     listen: bool = True
-    read_only: bool = False
     limits: Limits = field(default_factory=Limits)
     auth: BearerAuth | None = None
     tls: tls.TlsFiles | None = None
@@ -98,11 +97,9 @@ class Runtime:
                 if self.settings.tls is not None and self.settings.listen
                 else None
             )
-            self.conn = database.connect(self.settings.db, read_only=self.settings.read_only)
+            self.conn = database.connect(self.settings.db)
             if self.settings.db != database.MEMORY:
                 self.conn.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'").fetchall()
-            if self.settings.read_only:
-                return
             path = None if self.settings.db == database.MEMORY else self.settings.db_label
             self.writer = Writer(
                 self.conn,

@@ -533,10 +533,18 @@ def test_the_control_socket_answers_only_its_named_queries(tmp_path: Path) -> No
 
         base = {"protocol": control.PROTOCOL, "database": key}
         assert ask({**base, "call": "hello"})["ok"]
-        for call in ("table_counts", "_cursor", "__init__", "events"):
+        # The Reader's public query methods answer; nothing else does.
+        for call in ("_cursor", "__init__", "_conn", "close", "execute"):
             answer = ask({**base, "call": call})
             assert not answer["ok"]
             assert "unknown call" in answer["error"]
+        counts = ask({**base, "call": "table_counts"})
+        assert counts == {
+            "ok": True,
+            "result": {"spans": 0, "log_events": 0, "metric_points": 0, "resources": 0},
+        }
+        bad_args = ask({**base, "call": "events", "args": {"self": 1}})
+        assert "unknown arguments" in bad_args["error"]
         assert "another database" in ask({**base, "database": "0" * 20, "call": "hello"})["error"]
         refused = ask({**base, "call": "run_sql", "args": {"sql": "DELETE FROM spans"}})
         assert refused["kind"] == "QueryRefused"

@@ -79,16 +79,16 @@ def test_no_database(tmp_path: Path) -> None:
     assert "no database at" in done.stderr
 
 
-def test_a_database_held_by_another_process(tmp_path: Path) -> None:
+def test_a_database_held_by_a_process_that_is_not_otelwatch(tmp_path: Path) -> None:
     path = tmp_path / "held.duckdb"
-    live = LiveStore(path)  # this process holds it for writing, like a running otelwatch
+    live = LiveStore(path)  # holds it for writing, without otelwatch's control socket
     try:
         done = otelwatch("trace", "ab", "--db", str(path))
     finally:
         live.close()
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1
-    assert "press 3, then / and the id" in done.stderr
+    assert "does not answer otelwatch's control socket" in done.stderr
 
 
 async def test_the_dashboard_opens_on_the_trace(two_traces: Path) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 import platformdirs
 
@@ -23,8 +23,10 @@ from otelwatch.commands.recording import add_record_option, open_recorder, recor
 from otelwatch.export import write_summary_file
 from otelwatch.ingest.errors import BindError
 from otelwatch.ingest.tls import TlsError
+from otelwatch.reading import read_database
 from otelwatch.runtime import Runtime
 from otelwatch.store.errors import StoreError
+from otelwatch.store.reader import Reader
 from otelwatch.tui.app import OtelwatchApp
 from otelwatch.tui.feed import CommitFeed
 from otelwatch.tui.header import AppInfo
@@ -61,8 +63,7 @@ def app_info(runtime: Runtime) -> AppInfo:
         db_label=settings.db_label,
         grpc_address=runtime.grpc_address,
         http_address=runtime.http_address,
-        read_only=settings.read_only,
-        retention=None if settings.read_only else settings.retention.describe(),
+        retention=settings.retention.describe(),
         connect_lines=connect,
         export_session=lambda session_id: str(
             write_summary_file(runtime.reader(), session_id, Path.cwd())
@@ -87,6 +88,19 @@ def log_to_file() -> Path:
     return path
 
 
+def browse(db: str) -> int:
+    """The dashboard read-only on ``db``, through the otelwatch holding it if there is one."""
+    try:
+        with read_database(db) as source:
+            log_to_file()
+            # A RemoteReader answers every Reader query (otelwatch/control.py).
+            info = AppInfo(db_label=str(Path(db).expanduser()), read_only=True)
+            OtelwatchApp(cast(Reader, source), info, handle_sigterm=True).run()
+    except StoreError as exc:
+        return fail(str(exc))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Start the runtime, run the app until it quits, then drain and close."""
     try:
@@ -96,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     if args.no_listen:
         if args.record:
             return fail("--record needs the listeners; drop --no-listen")
-        settings = replace(settings, read_only=True)
+        return browse(settings.db)
     try:
         recorder = open_recorder(args)
     except OSError as exc:
@@ -109,16 +123,14 @@ def run(args: argparse.Namespace) -> int:
     # Printed before the dashboard takes the screen, so it is still in the terminal after it
     # ends; the dashboard shows it too, while it runs.
     warn(exposure_warnings(settings))
-    feed = None if settings.read_only else CommitFeed()
-    if feed is not None:
-        runtime.subscribe(lambda committed: feed.notify(committed.tables, committed.items))
+    feed = CommitFeed()
+    runtime.subscribe(lambda committed: feed.notify(committed.tables, committed.items))
     log_to_file()
     app = OtelwatchApp(runtime.reader(), app_info(runtime), feed=feed, handle_sigterm=True)
     try:
         app.run()
     finally:
-        if not settings.read_only:
-            print("otelwatch: writing what is queued…", file=sys.stderr, flush=True)
+        print("otelwatch: writing what is queued…", file=sys.stderr, flush=True)
         runtime.stop()
         if recorder is not None:
             recorder.close()

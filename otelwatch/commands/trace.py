@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import re
+from typing import cast
 
 from otelwatch.commands.common import add_db_option, db_path, fail
-from otelwatch.store import database
-from otelwatch.store.errors import DatabaseLocked, StoreError
+from otelwatch.reading import Source, read_database
+from otelwatch.store.errors import StoreError
 from otelwatch.store.reader import Reader
 from otelwatch.tui.app import OtelwatchApp
 from otelwatch.tui.header import AppInfo
@@ -25,8 +26,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="open the waterfall of one trace",
         description="Open the dashboard (read-only, no listeners) on one trace's waterfall. "
         "The start of the trace id is enough when no other trace starts the same way. Esc "
-        "goes to the trace list. The database must not be held by a running otelwatch: "
-        "there, press 3 and / to find the trace.",
+        "goes to the trace list. Works whether or not another otelwatch holds the database.",
     )
     parser.add_argument(
         "trace_id", metavar="TRACE_ID", help="a trace id (32 hex digits) or its first digits"
@@ -35,7 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.set_defaults(run=run)
 
 
-def resolve(reader: Reader, text: str) -> str:
+def resolve(reader: Source, text: str) -> str:
     """The one stored trace id that starts with ``text``; raises ``LookupError`` saying why
     there is none."""
     prefix = text.strip().lower()
@@ -54,25 +54,20 @@ def resolve(reader: Reader, text: str) -> str:
 def run(args: argparse.Namespace) -> int:
     """Find the trace and run the dashboard on it."""
     db = db_path(args)
-    if db == database.MEMORY:
-        return fail("an in-memory database keeps nothing to read; give --db PATH")
     try:
-        conn = database.connect(db, read_only=True)
-    except DatabaseLocked as exc:
-        return fail(f"{exc}; or open the trace in that otelwatch: press 3, then / and the id")
+        with read_database(db) as source:
+            try:
+                trace_id = resolve(source, args.trace_id)
+            except LookupError as exc:
+                return fail(str(exc))
+            # A RemoteReader answers every Reader query (otelwatch/control.py).
+            app = OtelwatchApp(
+                cast(Reader, source), AppInfo(db_label=db, read_only=True), start_view="3"
+            )
+            view = app.view("3")
+            assert isinstance(view, TracesView)
+            view.start_with_trace(trace_id)
+            app.run()
     except StoreError as exc:
         return fail(str(exc))
-    try:
-        reader = Reader(conn)
-        try:
-            trace_id = resolve(reader, args.trace_id)
-        except LookupError as exc:
-            return fail(str(exc))
-        app = OtelwatchApp(reader, AppInfo(db_label=db, read_only=True), start_view="3")
-        view = app.view("3")
-        assert isinstance(view, TracesView)
-        view.start_with_trace(trace_id)
-        app.run()
-    finally:
-        conn.close()
     return 0
