@@ -64,10 +64,11 @@ async def test_committed_data_reaches_the_overview_without_a_key(
         await settle(app, pilot)
         assert app.query_one(EmptyState).display  # nothing stored yet
         await asyncio.to_thread(_send_recorded, runtime)
-        for _ in range(50):
+        # Every request was acknowledged, so committed: the screen follows within a refresh.
+        for _ in range(100):
             await pilot.pause(0.1)
             view = app.query_one(OverviewView)
-            if view.data is not None and view.data.has_data and view.data.tools:
+            if view.data is not None and view.data.api.requests == 2 and view.data.tools:
                 break
         await settle(app, pilot)
         assert not app.query_one(EmptyState).display

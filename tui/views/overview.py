@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from otelwatch.store.queries.overview import Overview
     from otelwatch.store.reader import Reader
 
+# The graph's resolution; it is squeezed to the panel's width (each column the largest bucket).
+# Fixed rather than the panel's width, which is not known before the first layout.
+SPARK_BUCKETS = 120
 # Below this many rows the graph is one row high and the panels pack tighter.
 TALL_SCREEN_ROWS = 34
 
@@ -135,11 +138,9 @@ class OverviewView(DataView):
 
     def loader(self, scope: Scope) -> Loader:
         session, now = scope.session_id, scope.now_ns
-        # One bucket per column of the graph, so it needs no resampling.
-        buckets = self.query_one(CostPanel).inner_width or 60
 
         def load(source: Reader) -> Overview:
-            return source.overview(session, now, spark_buckets=buckets)
+            return source.overview(session, now, spark_buckets=SPARK_BUCKETS)
 
         return load
 
