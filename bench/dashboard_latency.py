@@ -76,12 +76,12 @@ async def measure(args: argparse.Namespace, db: Path) -> dict[str, Any]:
     started: dict[str, float] = {}
     original_load = app.load_view
 
-    def load_view(view: DataView) -> None:
-        if view.KEY not in app._loading:
+    def load_view(view: DataView, *, refresh: bool = False) -> None:
+        if not (refresh and view.KEY in app._loading):  # as load_view decides to start one
             started[view.KEY] = time.monotonic()
             if args.view == view.KEY:
                 loads.append(started[view.KEY])
-        original_load(view)
+        original_load(view, refresh=refresh)
 
     app.load_view = load_view  # type: ignore[method-assign]
     lags: list[float] = []
