@@ -197,7 +197,8 @@ class SessionsView(DataView):
         models = sorted({m for r in rows for m in r.models})
         return [
             mark,
-            Text("all", style=style),
+            # The totals are of the rows listed: say so when the list is cut.
+            Text("all" if len(rows) < LIMIT else f"{LIMIT} newest", style=style),
             Text(started(min(r.first_ns for r in rows), now_ns) if rows else "–"),
             Text(fmt.age(max(r.last_ns for r in rows), now_ns) if rows else "–"),
             self._all_state(rows, now_ns),
