@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -249,6 +250,48 @@ def busy_cores(seconds: float = 3.0) -> float:
     return (machine_cpu() - before) / seconds
 
 
+class WalWatch:
+    """Notices DuckDB's checkpoints from outside: the write-ahead log file shrinks to nothing.
+
+    A checkpoint blocks the commit that triggers it, so requests waiting on that commit are
+    slow; this tells whether the slow requests of a run are explained by checkpoints.
+    """
+
+    def __init__(self, db: Path) -> None:
+        self._wal = Path(f"{db}.wal")
+        self.resets: list[float] = []  # perf_counter times at which the log was seen reset
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="wal-watch", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        last = 0
+        while not self._stop.wait(0.005):
+            try:
+                size = self._wal.stat().st_size
+            except OSError:
+                size = 0
+            if size < last:
+                self.resets.append(time.perf_counter())
+            last = size
+
+    def stop(self) -> None:
+        """Stop watching."""
+        self._stop.set()
+        self._thread.join()
+
+    def explain(self, outcomes: list[loadgen.Outcome], slow_ms: float = 100.0) -> dict[str, int]:
+        """How many requests were slow, and how many of those were in flight at a checkpoint."""
+        slow = [o for o in outcomes if o.latency_s * 1000 > slow_ms]
+        during = sum(
+            1
+            for o in slow
+            # The reset is seen when the checkpoint ends, up to 5 ms late.
+            if any(o.started <= t <= o.started + o.latency_s + 0.01 for t in self.resets)
+        )
+        return {"checkpoints": len(self.resets), "slow": len(slow), "slow_at_checkpoint": during}
+
+
 def server_code(commit: str | None, tmp: Path) -> tuple[Path, str]:
     """Where the server's code is, and a description of it (commit, and whether edited)."""
 
@@ -305,6 +348,7 @@ class Result:
     title: str
     command: str
     busy_before: float
+    checkpoints: dict[str, int]
     report: dict[str, Any]
     server_cpu_percent: float
     other_cpu_percent: float
@@ -342,6 +386,8 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace, workdir: Path) ->
             stderr=subprocess.DEVNULL,
         )
         time.sleep(1)
+    if args.senders is not None:
+        argv[argv.index("--senders") + 1] = str(args.senders)
     lg_args = loadgen.parse_args(argv)
     marks: dict[str, float] = {}
 
@@ -351,7 +397,10 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace, workdir: Path) ->
             marks["server"] = server.cpu_seconds()
             marks["machine"] = machine_cpu()
 
-    report = loadgen.execute(lg_args, log=log)
+    watch = WalWatch(db)
+    outcomes: list[loadgen.Outcome] = []
+    report = loadgen.execute(lg_args, log=log, keep=outcomes)
+    watch.stop()
     cpu = server.cpu_seconds() - marks["server"]
     machine = machine_cpu() - marks["machine"]
     if profiler is not None:
@@ -365,8 +414,9 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace, workdir: Path) ->
     result = Result(
         name=scenario.name,
         title=scenario.title,
-        command="python bench/loadgen.py " + " ".join(scenario.argv),
+        command="python bench/loadgen.py " + " ".join(argv[:-2]),  # without --target
         busy_before=round(busy, 2),
+        checkpoints=watch.explain(outcomes),
         report=asdict(report),
         # The server's CPU over the whole timed run (warm-up excluded); 100 % is one core.
         server_cpu_percent=round(100 * cpu / report.seconds) if report.seconds else 0.0,
@@ -422,6 +472,21 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def checkpoint_table(results: list[Result]) -> str:
+    """Slow requests (over 100 ms) and DuckDB checkpoints, per scenario."""
+    lines = [
+        "| scenario | DuckDB checkpoints | requests over 100 ms | of those, in flight at a "
+        "checkpoint |",
+        "|---|--:|--:|--:|",
+    ]
+    for r in results:
+        c = r.checkpoints
+        lines.append(
+            f"| {r.title} | {c['checkpoints']} | {c['slow']} | {c['slow_at_checkpoint']} |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the scenarios and print the table."""
     names = [s.name for s in scenarios(False)]
@@ -459,6 +524,9 @@ def main(argv: list[str] | None = None) -> int:
         "(.svg: flame graph, otherwise raw collapsed stacks)",
     )
     parser.add_argument(
+        "--senders", type=int, default=None, help="override every scenario's number of senders"
+    )
+    parser.add_argument(
         "--server-commit",
         default=None,
         metavar="REV",
@@ -483,7 +551,12 @@ def main(argv: list[str] | None = None) -> int:
                     file=sys.stderr,
                     flush=True,
                 )
-                result = run_scenario(scenario, args, Path(tmp))
+                again = run_scenario(scenario, args, Path(tmp))
+                # Keep the least disturbed run; a missed stored = acked check is never hidden.
+                if not again.stored_matches or (
+                    result.stored_matches and again.other_cpu_percent < result.other_cpu_percent
+                ):
+                    result = again
             results.append(result)
             print(
                 f"  {json.dumps(result.report['latency_ms'])} "
@@ -494,6 +567,8 @@ def main(argv: list[str] | None = None) -> int:
             )
     print(f"Server code: {code}.\n")
     print(table(results))
+    print()
+    print(checkpoint_table(results))
     if args.json_out:
         document = {"server_code": code, "results": [asdict(r) for r in results]}
         Path(args.json_out).write_text(json.dumps(document, indent=2))

@@ -531,8 +531,16 @@ def make_sender_factory(
     return lambda: http_sender(target, transport == "http-json", timeout)
 
 
-def execute(args: argparse.Namespace, log: Callable[[str], None] = lambda s: None) -> Report:
-    """Build the bodies, warm up, run, and report (used by bench/ingest.py too)."""
+def execute(
+    args: argparse.Namespace,
+    log: Callable[[str], None] = lambda s: None,
+    keep: list[Outcome] | None = None,
+) -> Report:
+    """Build the bodies, warm up, run, and report (used by bench/ingest.py too).
+
+    ``keep``, if given, receives every timed request's outcome (``started`` is on the
+    ``time.perf_counter`` clock).
+    """
     batch = args.batch
     json_body = args.transport == "http-json"
     built = time.perf_counter()
@@ -555,6 +563,8 @@ def execute(args: argparse.Namespace, log: Callable[[str], None] = lambda s: Non
     cpu_before = time.process_time()
     outcomes, elapsed, lag = run(bodies, factory, args.senders, args.rate)
     client_cpu = time.process_time() - cpu_before
+    if keep is not None:
+        keep.extend(outcomes)
     report = summarize(
         outcomes,
         elapsed,
