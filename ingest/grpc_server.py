@@ -17,8 +17,9 @@ import grpc
 from otelwatch.ingest.auth import BearerAuth
 from otelwatch.ingest.errors import BindError, DecodeError
 from otelwatch.ingest.limits import InFlight, Limits
-from otelwatch.ingest.receiver import Encoding, Receiver, Signal
+from otelwatch.ingest.receiver import Receiver
 from otelwatch.ingest.rpc_status import status_proto
+from otelwatch.ingest.signals import Encoding, Signal
 from otelwatch.ingest.tls import ServerTls
 from otelwatch.store.errors import BatchRejected, StoreFull, StoreUnavailable
 

@@ -25,8 +25,9 @@ from urllib.parse import urlsplit
 from otelwatch.ingest.auth import CHALLENGE, BearerAuth
 from otelwatch.ingest.errors import BindError, DecodeError, PayloadTooLarge
 from otelwatch.ingest.limits import InFlight, Limits
-from otelwatch.ingest.receiver import Encoding, Receiver, Signal
+from otelwatch.ingest.receiver import Receiver
 from otelwatch.ingest.rpc_status import status_json, status_proto
+from otelwatch.ingest.signals import Encoding, Signal
 from otelwatch.ingest.tls import ServerTls
 from otelwatch.store.errors import BatchRejected, StoreFull, StoreUnavailable
 

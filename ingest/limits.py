@@ -147,17 +147,22 @@ def enforce(batch: RowBatch, limits: Limits) -> None:
             batch.resources[rid] = (resource[0], resource[1], limited, resource[3])
 
 
-def pipeline(*steps: Callable[[RowBatch], None] | None) -> Callable[[RowBatch], None] | None:
-    """The given steps run in order on each decoded batch, or ``None`` if there are none."""
-    active = [step for step in steps if step is not None]
-    if not active:
-        return None
+class Pipeline:
+    """Steps run in order on each decoded batch. A class, not a closure, so that it can be sent
+    to the decoder processes (:mod:`otelwatch.ingest.decode_pool`)."""
 
-    def run(batch: RowBatch) -> None:
-        for step in active:
+    def __init__(self, steps: list[Callable[[RowBatch], None]]) -> None:
+        self.steps = steps
+
+    def __call__(self, batch: RowBatch) -> None:
+        for step in self.steps:
             step(batch)
 
-    return run
+
+def pipeline(*steps: Callable[[RowBatch], None] | None) -> Pipeline | None:
+    """The given steps run in order on each decoded batch, or ``None`` if there are none."""
+    active = [step for step in steps if step is not None]
+    return Pipeline(active) if active else None
 
 
 # ------------------------------------------------------------------ internals

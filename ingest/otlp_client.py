@@ -27,8 +27,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from otelwatch.ingest.errors import DecodeError
-from otelwatch.ingest.receiver import Signal
 from otelwatch.ingest.record import Record, to_protobuf
+from otelwatch.ingest.signals import Signal
 
 GRPC_METHODS = {
     Signal.TRACES: "/opentelemetry.proto.collector.trace.v1.TraceService/Export",

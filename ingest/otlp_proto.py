@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from google.protobuf.message import DecodeError as ProtobufDecodeError
@@ -28,7 +29,9 @@ def _parse(message: Any, body: bytes, what: str) -> None:
     try:
         message.ParseFromString(body)
     except ProtobufDecodeError as exc:
-        raise DecodeError(f"not a valid {what}: {exc}") from None
+        # protobuf names the message class, which for the wire classes is an internal name.
+        detail = re.sub(r"^Error parsing message with type '[^']*': ?", "", str(exc))
+        raise DecodeError(f"not a valid {what}: {detail or 'malformed protobuf'}") from None
 
 
 def _optional_id(raw: bytes, size: int) -> str | None:

@@ -12,7 +12,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Protocol
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
@@ -28,27 +27,12 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from otelwatch.ingest import otlp_json, otlp_proto
-from otelwatch.ingest.errors import DecodeError
+from otelwatch.ingest.decoding import Decode, Decoding
+from otelwatch.ingest.signals import Encoding, Signal
 from otelwatch.store.errors import StoreUnavailable
 from otelwatch.store.rows import RowBatch
 
 log = logging.getLogger(__name__)
-
-
-class Signal(StrEnum):
-    """The three OTLP signals, named as in the HTTP paths (``/v1/<signal>``)."""
-
-    TRACES = "traces"
-    METRICS = "metrics"
-    LOGS = "logs"
-
-
-class Encoding(StrEnum):
-    """How a request body is encoded."""
-
-    PROTOBUF = "protobuf"
-    JSON = "json"
 
 
 class Sink(Protocol):
@@ -60,18 +44,6 @@ class Sink(Protocol):
     """
 
     def write(self, batch: RowBatch) -> None: ...
-
-
-Decoder = Callable[[bytes, int], RowBatch]
-
-DECODERS: dict[tuple[Signal, Encoding], Decoder] = {
-    (Signal.TRACES, Encoding.PROTOBUF): otlp_proto.decode_traces,
-    (Signal.METRICS, Encoding.PROTOBUF): otlp_proto.decode_metrics,
-    (Signal.LOGS, Encoding.PROTOBUF): otlp_proto.decode_logs,
-    (Signal.TRACES, Encoding.JSON): otlp_json.decode_traces,
-    (Signal.METRICS, Encoding.JSON): otlp_json.decode_metrics,
-    (Signal.LOGS, Encoding.JSON): otlp_json.decode_logs,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,10 +123,10 @@ Recorder = Callable[[Signal, Encoding, bytes], None]
 class Receiver:
     """Decodes export requests and writes them through a :class:`Sink`.
 
-    Thread-safe: the listeners call :meth:`export` from many threads at once. ``recorder``, if
-    given, is called with every request that was committed (for ``--record``). ``prepare``, if
-    given, changes each decoded batch in place before it is written: the per-item limits and
-    ``--redact`` (see :func:`otelwatch.ingest.limits.pipeline`).
+    Thread-safe: the listeners call :meth:`export` from many threads at once. ``decode`` turns a
+    body into the batch to write: a :class:`~otelwatch.ingest.decoding.Decoding` in this thread,
+    or a :class:`~otelwatch.ingest.decode_pool.DecodePool` in decoder processes. ``recorder``,
+    if given, is called with every request that was committed (for ``--record``).
     """
 
     def __init__(
@@ -163,10 +135,10 @@ class Receiver:
         *,
         clock: Callable[[], int] = time.time_ns,
         recorder: Recorder | None = None,
-        prepare: Callable[[RowBatch], None] | None = None,
+        decode: Decode | None = None,
     ) -> None:
         self._sink = sink
-        self._prepare = prepare
+        self._decode = decode if decode is not None else Decoding()
         self._clock = clock
         self._recorder = recorder
         self._lock = threading.Lock()
@@ -191,7 +163,7 @@ class Receiver:
                 raise StoreUnavailable("otelwatch is shutting down")
             self._in_flight += 1
         try:
-            batch = self._decode(signal, encoding, body)
+            batch = self._decode(signal, encoding, body, self._clock())
             self._sink.write(batch)
             if self._recorder is not None:
                 self._recorder(signal, encoding, body)
@@ -211,22 +183,6 @@ class Receiver:
             self._points += len(batch.metric_points)
             self._rejected += batch.rejected
         return ExportResult(signal, batch.item_count, batch.rejected, batch.rejected_reason)
-
-    def _decode(self, signal: Signal, encoding: Encoding, body: bytes) -> RowBatch:
-        decoder = DECODERS[(signal, encoding)]
-        try:
-            batch = decoder(body, self._clock())
-            if self._prepare is not None:
-                self._prepare(batch)
-            return batch
-        except DecodeError:
-            raise
-        except RecursionError:
-            raise DecodeError("the request is nested too deeply") from None
-        except Exception as exc:
-            # A decoder bug must cost one request, not the listener; say so and keep the trace.
-            log.exception("could not decode a %s %s request", encoding, signal)
-            raise DecodeError(f"could not decode the request: {type(exc).__name__}") from None
 
     def close(self, timeout: float = 30.0) -> bool:
         """Refuse new requests and wait for those in progress; ``False`` on time-out."""

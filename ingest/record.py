@@ -38,7 +38,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from otelwatch.ingest import otlp_json_encode
 from otelwatch.ingest.errors import DecodeError
-from otelwatch.ingest.receiver import Encoding, Signal
+from otelwatch.ingest.signals import Encoding, Signal
 
 log = logging.getLogger(__name__)
 

@@ -20,6 +20,8 @@ import duckdb
 from otelwatch.control import ControlServer, serve_database
 from otelwatch.ingest import tls
 from otelwatch.ingest.auth import BearerAuth
+from otelwatch.ingest.decode_pool import DecodePool, start_pool
+from otelwatch.ingest.decoding import Decoding
 from otelwatch.ingest.grpc_server import GrpcListener
 from otelwatch.ingest.http_server import HttpListener
 from otelwatch.ingest.limits import Limits, enforce, pipeline
@@ -59,6 +61,8 @@ class Settings:
     # Items waiting for the writer before new requests are refused with a retryable status.
     max_queued_items: int = 200_000
     redact: Redaction | None = None
+    # Processes that decode requests (ingest/decode_pool.py); 0 decodes in the listeners' threads.
+    decode_workers: int = 0
 
     @property
     def db_label(self) -> str:
@@ -76,6 +80,7 @@ class Runtime:
         self._lock = threading.Lock()
         self.conn: duckdb.DuckDBPyConnection | None = None
         self.writer: Writer | None = None
+        self.decode_pool: DecodePool | None = None
         self.receiver: Receiver | None = None
         self.grpc: GrpcListener | None = None
         self.http: HttpListener | None = None
@@ -115,7 +120,12 @@ class Runtime:
                 Redactor(self.settings.redact) if self.settings.redact else None,
                 partial(enforce, limits=self.settings.limits),
             )
-            self.receiver = Receiver(self.writer, recorder=self._recorder, prepare=prepare)
+            decoding = Decoding(prepare)
+            if self.settings.decode_workers:
+                self.decode_pool = start_pool(decoding, self.settings.decode_workers)
+            self.receiver = Receiver(
+                self.writer, recorder=self._recorder, decode=self.decode_pool or decoding
+            )
             if self.settings.listen:
                 limits = self.settings.limits
                 auth = self.settings.auth
@@ -153,6 +163,8 @@ class Runtime:
             self.http.stop()
         if self.grpc is not None:
             self.grpc.stop(grace=1.0)
+        if self.decode_pool is not None:
+            self.decode_pool.close()
         if self.writer is not None:
             self.writer.close(timeout)
         if self.control is not None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from otlp_clients import recorded
 
-from otelwatch.ingest.receiver import Encoding, Signal
+from otelwatch.ingest.signals import Encoding, Signal
 from otelwatch.runtime import Runtime, Settings
 
 OTELWATCH = [sys.executable, "-m", "otelwatch"]

@@ -65,7 +65,9 @@ async def test_committed_data_reaches_the_overview_without_a_key(
         assert app.query_one(EmptyState).display  # nothing stored yet
         await asyncio.to_thread(_send_recorded, runtime)
         # Every request was acknowledged, so committed: the screen follows within a refresh.
-        for _ in range(100):
+        # The deadline is generous for a loaded machine; how fast it follows is measured in
+        # bench/dashboard_latency.py, not asserted here.
+        for _ in range(600):
             await pilot.pause(0.1)
             view = app.query_one(OverviewView)
             if view.data is not None and view.data.api.requests == 2 and view.data.tools:

@@ -222,6 +222,15 @@ def add_listen_options(parser: argparse.ArgumentParser) -> None:
         metavar="SIZE",
         help="largest request accepted, compressed or decompressed (default: 20MiB)",
     )
+    parser.add_argument(
+        "--decode-workers",
+        type=decode_workers,
+        default=default_decode_workers(),
+        metavar="N",
+        help="processes that decode requests, 0 to decode in the server itself "
+        f"(default: the number of cores, at most {MAX_DEFAULT_DECODE_WORKERS}: "
+        f"{default_decode_workers()} here)",
+    )
     add_retention_options(parser)
     add_content_options(parser)
     add_auth_option(parser)
@@ -235,6 +244,27 @@ def add_listen_options(parser: argparse.ArgumentParser) -> None:
         metavar="PEM",
         help="mutual TLS: require client certificates signed by this CA",
     )
+
+
+# Decoding runs in worker processes on machines with more than one core (ingest/decode_pool.py).
+MAX_DEFAULT_DECODE_WORKERS = 4
+
+
+def default_decode_workers() -> int:
+    """One decoder process per core, none on a single core (it would only add copying)."""
+    cores = os.cpu_count() or 1
+    return 0 if cores < 2 else min(cores, MAX_DEFAULT_DECODE_WORKERS)
+
+
+def decode_workers(text: str) -> int:
+    """A number of decoder processes, 0 to 64."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of processes: {text!r}") from None
+    if not 0 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"decode workers out of range (0-64): {value}")
+    return value
 
 
 def db_path(args: argparse.Namespace) -> str:
@@ -274,6 +304,7 @@ def settings_from(args: argparse.Namespace, *, listen: bool = True) -> Settings:
         tls=tls_files(args),
         retention=RetentionPolicy(max_age_ns=args.retention, max_bytes=args.max_db_size),
         redact=redact.parse(args.redact, args.redact_mode) if args.redact else None,
+        decode_workers=args.decode_workers,
     )
 
 

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from otelwatch.commands.common import add_db_option, db_path, fail
+from otelwatch.ingest.decoding import DECODERS
 from otelwatch.ingest.errors import DecodeError
-from otelwatch.ingest.receiver import DECODERS, Encoding
 from otelwatch.ingest.record import BadLine, RecordingError, read_records
+from otelwatch.ingest.signals import Encoding
 from otelwatch.runtime import Runtime, Settings
 from otelwatch.store.errors import DatabaseLocked, StoreError, StoreFull
 
