@@ -9,10 +9,20 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from otelwatch import __version__
-from otelwatch.commands import dashboard, demo, env, export, import_, query, replay, serve
+from otelwatch.commands import (
+    dashboard,
+    demo,
+    env,
+    export,
+    import_,
+    query,
+    replay,
+    serve,
+    trace,
+)
 
 # Each sub-command is a module with NAME, add_parser() and run(); list new ones here.
-COMMANDS = (serve, env, demo, export, query, import_, replay)
+COMMANDS = (serve, env, demo, export, query, import_, replay, trace)
 
 
 class _Parser(argparse.ArgumentParser):
