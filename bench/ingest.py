@@ -381,6 +381,7 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace, workdir: Path) ->
                 "--format",
                 "flamegraph" if args.py_spy.endswith(".svg") else "raw",
                 "--threads",
+                *(["--gil"] if args.gil else []),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -522,6 +523,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="FILE",
         help="profile the server with py-spy during the selected scenarios "
         "(.svg: flame graph, otherwise raw collapsed stacks)",
+    )
+    parser.add_argument(
+        "--gil",
+        action="store_true",
+        help="with --py-spy: sample only the thread holding the GIL (what Python spends it on)",
     )
     parser.add_argument(
         "--senders", type=int, default=None, help="override every scenario's number of senders"
