@@ -48,6 +48,7 @@ from typing import Any
 from otelwatch import __version__
 from otelwatch.store.errors import StoreError
 from otelwatch.store.queries.adhoc import QueryFailed, QueryRefused, SqlResult
+from otelwatch.store.queries.base import QueryBase
 from otelwatch.store.queries.summary import SessionMatch, SessionSummary
 from otelwatch.store.reader import Reader
 
@@ -68,7 +69,8 @@ def _named_queries() -> dict[str, inspect.Signature]:
     calls = {}
     for name in dir(Reader):
         method = getattr(Reader, name)
-        if name.startswith("_") or not inspect.isfunction(method):
+        # QueryBase's own methods (a snapshot, for one) are how queries run, not queries.
+        if name.startswith("_") or name in vars(QueryBase) or not inspect.isfunction(method):
             continue
         hints = typing.get_type_hints(method)
         signature = inspect.signature(method)

@@ -225,3 +225,20 @@ def test_recent_keys_forget_by_age() -> None:
     recent.expire()
     assert "retry" not in recent
     assert len(recent) == 0
+
+
+def test_queries_in_a_snapshot_see_the_same_commit(writer: Writer) -> None:
+    from otelwatch.store.reader import Reader
+
+    reader = Reader(writer._conn)
+    traces = next(r for r in recorded("grpc") if r.signal == "traces")
+    logs = next(r for r in recorded("grpc") if r.signal == "logs")
+    writer.write(_batch("traces", traces.body))
+    with reader.snapshot():
+        before = reader.table_counts()
+        writer.write(_batch("logs", logs.body))  # committed on the writer thread meanwhile
+        during = reader.table_counts()
+        assert reader.events() == []  # another query, the same snapshot
+    after = reader.table_counts()
+    assert during == before
+    assert after.log_events == 5 > during.log_events == 0

@@ -1,18 +1,49 @@
-"""What every query mixin shares: a cursor of its own per call."""
+"""What every query mixin shares: a cursor of its own per call, or one snapshot for several."""
 
 from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
 
 import duckdb
 
 
 class QueryBase:
-    """Holds the database connection; each query takes its own cursor, so any thread may call."""
+    """Holds the database connection; each query takes its own cursor, so any thread may call.
+
+    A query made of several queries (the Overview's panels) runs them inside :meth:`snapshot`:
+    one cursor and one read-only transaction, so that they all see the database as of the same
+    commit and a panel never contradicts its neighbour.
+    """
 
     def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
         self._conn = conn
+        self._local = threading.local()
 
-    def _cursor(self) -> duckdb.DuckDBPyConnection:
+    def _cursor(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        shared: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
+        if shared is not None:
+            return contextlib.nullcontext(shared)  # the snapshot's; it closes it itself
         return self._conn.cursor()
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Queries made inside (on this thread) share one read-only transaction."""
+        if getattr(self._local, "cursor", None) is not None:
+            yield  # already inside one
+            return
+        cursor = self._conn.cursor()
+        try:
+            cursor.execute("BEGIN TRANSACTION READ ONLY")
+            self._local.cursor = cursor
+            yield
+        finally:
+            self._local.cursor = None
+            with contextlib.suppress(duckdb.Error):
+                cursor.execute("ROLLBACK")
+            cursor.close()
 
 
 def like_pattern(text: str) -> str:

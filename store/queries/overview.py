@@ -515,7 +515,14 @@ class OverviewQueries(QueryBase):
         return [Problem(*row) for row in rows]
 
     def overview(self, session_id: str | None, now_ns: int, spark_buckets: int = 60) -> Overview:
-        """Every panel of the Overview, for all sessions (``None``) or one, as of ``now_ns``."""
+        """Every panel of the Overview, for all sessions (``None``) or one, as of ``now_ns``.
+
+        The panels' queries share one snapshot, so they agree with each other.
+        """
+        with self.snapshot():
+            return self._overview(session_id, now_ns, spark_buckets)
+
+    def _overview(self, session_id: str | None, now_ns: int, spark_buckets: int) -> Overview:
         usage = self.usage(session_id)
         start, end = timeline_window(usage.first_ns, usage.last_ns, now_ns)
         return Overview(
