@@ -28,6 +28,7 @@ from otelwatch.ingest.limits import Limits, enforce, pipeline
 from otelwatch.ingest.receiver import Receiver, Recorder
 from otelwatch.ingest.redact import Redaction, Redactor
 from otelwatch.store import database
+from otelwatch.store.checkpointer import Checkpointer
 from otelwatch.store.reader import Reader
 from otelwatch.store.retention import Retention, RetentionPolicy
 from otelwatch.store.writer import Committed, Writer
@@ -81,6 +82,7 @@ class Runtime:
         self.conn: duckdb.DuckDBPyConnection | None = None
         self.writer: Writer | None = None
         self.decode_pool: DecodePool | None = None
+        self.checkpointer: Checkpointer | None = None
         self.receiver: Receiver | None = None
         self.grpc: GrpcListener | None = None
         self.http: HttpListener | None = None
@@ -113,6 +115,11 @@ class Runtime:
                 retention=Retention(self.settings.retention, path=path),
             )
             self.writer.start()
+            if path is not None:
+                # Checkpoints off the commit path, so they do not hold up acknowledgements.
+                writer = self.writer
+                self.checkpointer = Checkpointer(self.conn, path, lambda: writer.last_commit)
+                self.checkpointer.start()
             # Lets `export` and `query` read this database while it is held here.
             self.control = serve_database(self.settings.db, Reader(self.conn))
             # Redacted before the limits, so that dropped keys never count against them.
@@ -169,6 +176,8 @@ class Runtime:
             self.writer.close(timeout)
         if self.control is not None:
             self.control.stop()
+        if self.checkpointer is not None:
+            self.checkpointer.close()
         if self.conn is not None:
             self.conn.close()
 

@@ -184,6 +184,8 @@ class Writer:
         }
         self._cumulative = CumulativeTracker(self._lookup_series)
         self.committed_items = 0
+        # When the last commit ended (monotonic): the checkpointer prefers quiet moments.
+        self.last_commit = time.monotonic()
         self.duplicates_dropped = 0
 
     # ------------------------------------------------------------------ public API
@@ -386,6 +388,7 @@ class Writer:
         for pending in group:
             pending.future.set_result(None)
         self.committed_items += committed.items
+        self.last_commit = time.monotonic()
         if self._on_commit is not None and (committed.items or committed.resources):
             try:
                 self._on_commit(committed)
