@@ -224,16 +224,41 @@ class Server:
                 self.http = match[1]
 
     def cpu_seconds(self) -> float:
-        """User plus system CPU time of the server so far."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks = os.sysconf("SC_CLK_TCK")
-        return (int(fields[11]) + int(fields[12])) / ticks
+        """User plus system CPU time of the server and its descendants (the decode workers)."""
+        return sum(process_cpu(pid) for pid in descendants(self.process.pid))
 
     def stop(self) -> str:
         """SIGINT (drain, commit, exit) and return what it printed last."""
         self.process.send_signal(signal.SIGINT)
         out, _ = self.process.communicate(timeout=120)
         return out.strip().splitlines()[-1] if out.strip() else ""
+
+
+def process_cpu(pid: int) -> float:
+    """User plus system CPU seconds of one process, its waited-for children included; 0 if gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # utime, stime, cutime, cstime: the c-fields hold workers that already exited.
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it (the forkserver and the decode workers it starts)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
 
 
 def machine_cpu() -> float:
