@@ -1,13 +1,10 @@
 """Trace explorer benchmark: the trace queries at a million spans, and a 10,000-span waterfall.
 
-1. A database of about a million Claude-Code-shaped spans and a million events: the simulator's
-   sessions are written through the real decoder and writer until ``--seed-spans`` spans are
-   stored, then the data is copied (``--copies`` times in all) with new trace, span and
-   session ids, each copy shifted later in time, as SQL inside DuckDB. The copies keep the
-   simulator's trace shapes, their order in time, and the insertion order a live otelwatch
-   gives (a copy's rows are appended after the previous copy's). One trace of 10,000 spans
-   (a ten-way tree, each span's children one after the other inside it) is added last. The
-   database is kept (``--db``) and reused by later runs.
+1. A database of about a million Claude-Code-shaped spans, a million events and a million
+   metric points, built by ``bench/bigdb.py`` (the simulator through the real decoder and
+   writer for ``--seed-spans`` spans, then copied ``--copies`` times in SQL), with one trace of
+   10,000 spans added last. The database is kept (``--db``) and reused by later runs, and by
+   ``bench/queries.py``.
 2. Each named query of the Traces view, timed ``--repeat`` times round-robin (so a burst of
    other work on the machine hits all of them alike): median and 90th percentile.
 3. Opening the 10,000-span trace in the real app (Textual's headless driver, 120x40): from the
@@ -36,140 +33,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
-from opentelemetry.proto.trace.v1.trace_pb2 import Span
+from bigdb import BIG_SPANS, BIG_TRACE, DEFAULT_PATH, build
 from textual.worker import WorkerCancelled
 
-from otelwatch.ingest import otlp_proto
-from otelwatch.simulator import DEFAULT_START_NS, Simulator
 from otelwatch.store import database
 from otelwatch.store.reader import Reader
-from otelwatch.store.writer import Writer
-
-BIG_TRACE = "b16b16b16b16b16b16b16b16b16b1600"
-BIG_SPANS = 10_000
-
-
-# ---------------------------------------------------------------------------- the database
-
-
-def seed(conn: Any, spans: int) -> None:
-    """Simulated sessions through the real decoder and writer until ``spans`` spans."""
-    writer = Writer(conn, max_queued_items=10**7)
-    writer.start()
-    decode = {
-        "traces": otlp_proto.decode_traces,
-        "logs": otlp_proto.decode_logs,
-        "metrics": otlp_proto.decode_metrics,
-    }
-    sim = Simulator(seed=1, sessions=20, start_ns=DEFAULT_START_NS)
-    written, pending = 0, []
-    for export in sim.stream():
-        batch = decode[export.signal](export.body(), sim.now_ns)
-        written += len(batch.spans)
-        pending.append(writer.submit(batch))
-        if len(pending) > 200:
-            for future in pending:
-                future.result()
-            pending.clear()
-        if written >= spans:
-            break
-    for future in pending:
-        future.result()
-    writer.close()
-
-
-def replicate(conn: Any, copies: int) -> None:
-    """Append ``copies - 1`` copies of everything, with new ids, each later in time."""
-    low, high = conn.execute("SELECT min(start_ns), max(received_ns) FROM spans").fetchone()
-    width = high - low + 10**9
-    for k in range(1, copies):
-        shift = k * width
-
-        def new(column: str, size: int, k: int = k) -> str:
-            return (
-                f"CASE WHEN {column} IS NULL THEN NULL "
-                f"ELSE substr(md5({column} || '-{k}'), 1, {size}) END"
-            )
-
-        changed = {
-            "trace_id": new("trace_id", 32),
-            "span_id": new("span_id", 16),
-            "parent_span_id": new("parent_span_id", 16),
-            "session_id": f"session_id || '-{k}'",
-        }
-        for column in ("start_ns", "end_ns", "received_ns", "time_ns", "observed_ns"):
-            changed[column] = f"{column} + {shift}"
-        for table in ("spans", "log_events"):
-            columns = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT column_name FROM information_schema.columns "
-                    "WHERE table_name = ? ORDER BY ordinal_position",
-                    [table],
-                ).fetchall()
-            ]
-            select = ", ".join(changed.get(c, f'"{c}"') for c in columns)
-            conn.execute(
-                f"INSERT INTO {table} SELECT {select} FROM {table} "
-                f"WHERE received_ns <= {high} ORDER BY received_ns"
-            )
-
-
-def big_trace_request(start_ns: int) -> bytes:
-    """One trace of :data:`BIG_SPANS` spans over a minute: a ten-way tree."""
-    request = ExportTraceServiceRequest()
-    rs = request.resource_spans.add()
-    rs.resource.attributes.append(
-        KeyValue(key="service.name", value=AnyValue(string_value="claude-code"))
-    )
-    scope = rs.scope_spans.add()
-    scope.scope.name = "com.anthropic.claude_code.tracing"
-    interval = {1: (0.0, 60e9)}
-    for n in range(1, BIG_SPANS + 1):
-        if n > 1:
-            parent = (n - 2) // 10 + 1
-            a, b = interval[parent]
-            step = (b - a) / 10
-            slot = (n - 2) % 10
-            interval[n] = (a + slot * step, a + slot * step + step * 0.9)
-        a, b = interval[n]
-        kind = "interaction" if n == 1 else ("llm_request" if n % 3 == 0 else "tool")
-        span = scope.spans.add(
-            trace_id=bytes.fromhex(BIG_TRACE),
-            span_id=n.to_bytes(8, "big"),
-            name=f"claude_code.{kind}",
-            kind=Span.SPAN_KIND_INTERNAL,
-            start_time_unix_nano=start_ns + int(a),
-            end_time_unix_nano=start_ns + int(b),
-        )
-        if n > 1:
-            span.parent_span_id = ((n - 2) // 10 + 1).to_bytes(8, "big")
-        span.attributes.append(KeyValue(key="span.type", value=AnyValue(string_value=kind)))
-        if kind == "tool":
-            span.attributes.append(
-                KeyValue(key="tool_name", value=AnyValue(string_value=f"Tool{n % 13}"))
-            )
-    return request.SerializeToString()
-
-
-def build(path: Path, seed_spans: int, copies: int) -> None:
-    """Create the benchmark database at ``path``."""
-    started = time.perf_counter()
-    conn = database.connect(path)
-    seed(conn, seed_spans)
-    print(f"seeded in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    replicate(conn, copies)
-    newest = conn.execute("SELECT max(start_ns) FROM spans").fetchone()[0]
-    writer = Writer(conn)
-    writer.start()
-    writer.write(otlp_proto.decode_traces(big_trace_request(newest + 10**9), newest + 10**9))
-    writer.close()
-    conn.execute("CHECKPOINT")
-    conn.close()
-    print(f"built {path} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-
 
 # ---------------------------------------------------------------------------- measuring
 
@@ -315,7 +183,7 @@ def waterfall_open(reader: Reader, repeat: int) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--db", type=Path, default=Path("/tmp/otelwatch-traces-1m.duckdb"))
+    parser.add_argument("--db", type=Path, default=DEFAULT_PATH)
     parser.add_argument("--seed-spans", type=int, default=100_000)
     parser.add_argument("--copies", type=int, default=10)
     parser.add_argument("--rebuild", action="store_true")
