@@ -146,6 +146,30 @@ async def test_burn_rates_follow_the_clock_without_a_query(tmp_path: Path) -> No
         assert reader.calls["overview"] == queries
 
 
+async def test_the_cost_panel_is_redrawn_only_when_a_burn_rate_on_screen_changes(
+    tmp_path: Path,
+) -> None:
+    # A redraw every second kept an idle dashboard busy (bench/screen.py).
+    app = make_app(simulated_reader(tmp_path / "o.duckdb"), clock=lambda: NOW_NS)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        panel = app.query_one(CostPanel)
+        refreshed: list[object] = []
+        refresh = panel.refresh
+
+        def counting(*args: object, **kwargs: object) -> object:
+            refreshed.append(args)
+            return refresh(*args, **kwargs)  # type: ignore[arg-type]
+
+        panel.refresh = counting  # type: ignore[method-assign]
+        panel.set_now(NOW_NS)
+        assert refreshed == []
+        panel.set_now(NOW_NS + 10 * 60 * S)  # the 5-minute rate falls to $0.00/h
+        assert len(refreshed) == 1
+        panel.set_now(NOW_NS + 10 * 60 * S + S)
+        assert len(refreshed) == 1
+
+
 async def test_keys_scroll_the_overview_when_it_does_not_fit(tmp_path: Path) -> None:
     app = make_app(simulated_reader(tmp_path / "o.duckdb"))
     async with app.run_test(size=(80, 16)) as pilot:

@@ -132,6 +132,37 @@ async def test_last_seen_and_live_follow_the_clock_without_a_query(tmp_path: Pat
         assert reader.calls["sessions"] == queries
 
 
+async def test_a_tick_rewrites_only_the_cells_whose_text_changed(tmp_path: Path) -> None:
+    # Rewriting every cell each second kept an idle dashboard busy (bench/screen.py).
+    reader = simulated_reader(tmp_path / "s.duckdb")
+    now = [NOW_NS]
+    app = make_app(reader, start_view="2", clock=lambda: now[0])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        view = app.query_one(SessionsView)
+        table = view.query_one(DataTable)
+        updated: list[tuple[object, object]] = []
+        update_cell = table.update_cell
+
+        def counting(row: object, column: object, value: object, **kw: object) -> None:
+            updated.append((row, column))
+            update_cell(row, column, value, **kw)  # type: ignore[arg-type]
+
+        table.update_cell = counting  # type: ignore[method-assign]
+        view.tick(NOW_NS)
+        assert updated == []
+        now[0] = NOW_NS + LIVE_WITHIN_NS + 3600 * S
+        view.tick(now[0])
+        # Every session's age changed; the totals row's age and state too.
+        rows = table.row_count
+        assert {r for r, _ in updated} == set(view._keys)
+        assert len(updated) >= rows
+        assert _cells(table, 0)[3] == "1h ago"
+        updated.clear()
+        view.tick(now[0] + S)
+        assert updated == []
+
+
 async def test_slash_filters_sessions(tmp_path: Path) -> None:
     reader = simulated_reader(tmp_path / "s.duckdb")
     target = reader.sessions()[-1].session_id

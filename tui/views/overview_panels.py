@@ -80,8 +80,19 @@ class CostPanel(Panel):
 
     def set_now(self, now_ns: int) -> None:
         """Move the burn-rate windows to ``now_ns`` (no new query needed)."""
+        before = self._rates_shown()
         self.now_ns = now_ns
-        self.refresh()
+        # Redrawn only when a rate on screen changes: an idle dashboard stays idle.
+        if self._rates_shown() != before:
+            self.refresh()
+
+    def _rates_shown(self) -> tuple[str, ...]:
+        data: Overview | None = self.data
+        if data is None:
+            return ()
+        return tuple(
+            fmt.rate_per_hour(rate) for rate in burn_rates(data.recent, self.now_ns or data.now_ns)
+        )
 
     def subtitle(self, data: Overview) -> str:
         return source_label(data.usage) if data.usage.by_model else ""
