@@ -28,7 +28,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from otelwatch.ingest import otlp_proto
 from otelwatch.simulator import DEFAULT_START_NS, Simulator
-from otelwatch.store import database
+from otelwatch.store import database, rollups
 from otelwatch.store.writer import Writer
 
 DEFAULT_PATH = Path("/tmp/otelwatch-1m.duckdb")
@@ -179,6 +179,8 @@ def build(path: Path, seed_spans: int = 100_000, copies: int = 10) -> None:
     replicate(conn, copies, ("spans", "log_events", "metric_points"), original=original)
     # The extra copies of the metric points: sessions that sent only metrics.
     replicate(conn, point_copies, ("metric_points",), first=copies, original=original)
+    # The copies went around the writer, which keeps the per-session totals.
+    rollups.rebuild_all(conn)
     newest = conn.execute("SELECT max(start_ns) FROM spans").fetchone()[0]
     writer = Writer(conn)
     writer.start()

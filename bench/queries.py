@@ -295,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
         args.db.unlink()
     if not args.db.exists():
         build(args.db, args.seed_spans, args.copies)
+    # Opened for writing once: brings a database built by an older otelwatch up to date.
+    database.connect(args.db).close()
     conn = database.connect(args.db, read_only=True)
     reader = Reader(conn)
     counts = reader.table_counts()

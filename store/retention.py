@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 import duckdb
 
+from otelwatch.store import rollups
+
 log = logging.getLogger(__name__)
 
 NS_PER_DAY = 86_400 * 10**9
@@ -119,11 +121,13 @@ DELETE FROM spans WHERE trace_id IN (
     HAVING max(received_ns) < $cutoff
     LIMIT $traces
 )
+RETURNING session_id
 """
 _OLD_ROWS = """
 DELETE FROM {table} WHERE rowid IN (
     SELECT rowid FROM {table} WHERE received_ns < $cutoff LIMIT $rows
 )
+RETURNING session_id
 """
 _QUANTILE = """
 SELECT quantile_disc(received_ns, $fraction) FROM (
@@ -251,12 +255,14 @@ class Retention:
     def _delete_batch(self, conn: duckdb.DuckDBPyConnection, cutoff: int) -> Pruned:
         conn.execute("BEGIN")
         try:
-            spans = _count(
-                conn.execute(_OLD_TRACES, {"cutoff": cutoff, "traces": self._batch_traces})
-            )
+            spans = conn.execute(
+                _OLD_TRACES, {"cutoff": cutoff, "traces": self._batch_traces}
+            ).fetchall()
             rows = {"cutoff": cutoff, "rows": self._batch_rows}
-            logs = _count(conn.execute(_OLD_ROWS.format(table="log_events"), rows))
-            points = _count(conn.execute(_OLD_ROWS.format(table="metric_points"), rows))
+            logs = conn.execute(_OLD_ROWS.format(table="log_events"), rows).fetchall()
+            points = conn.execute(_OLD_ROWS.format(table="metric_points"), rows).fetchall()
+            # The per-session totals of the sessions that lost rows (store/rollups.py).
+            rollups.rebuild(conn, {r[0] for r in (*spans, *logs, *points)})
             conn.execute("COMMIT")
         except BaseException:
             try:
@@ -264,11 +270,4 @@ class Retention:
             except duckdb.Error:
                 log.exception("rollback failed")
             raise
-        return Pruned(spans, logs, points)
-
-
-def _count(cursor: duckdb.DuckDBPyConnection) -> int:
-    # fetchall, not fetchone: DuckDB refuses further statements on a connection whose last
-    # result was not read to the end, and this is the writer's connection.
-    rows = cursor.fetchall()
-    return int(rows[0][0]) if rows else 0
+        return Pruned(len(spans), len(logs), len(points))

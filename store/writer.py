@@ -31,6 +31,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from otelwatch.store import rollups
 from otelwatch.store.errors import BatchRejected, StoreError, StoreFull, StoreUnavailable
 from otelwatch.store.recent import RecentKeys
 from otelwatch.store.retention import Retention
@@ -506,6 +507,7 @@ class Writer:
                 for name, (table, columns, _) in zip(names, inserts, strict=True):
                     column_list = ", ".join(f'"{c}"' for c in columns)
                     conn.execute(f"INSERT INTO {table} ({column_list}) SELECT * FROM {name}")
+                rollups.add(conn, {t: name for name, (t, _, _) in zip(names, inserts, strict=True)})
                 conn.execute("COMMIT")
             except duckdb.FatalException:
                 # DuckDB has given up on the database: any further statement, the rollback

@@ -304,22 +304,65 @@ class OverviewQueries(QueryBase):
 
     def usage(self, session_id: str | None = None, limit: int = 50) -> Usage:
         """Cost and tokens by model (one source per session; see the module's docstring)."""
-        spend, params = spend_cte(session_id)
+        scope, params = _scope(session_id)
         with self._cursor() as cur:
-            # One pass: a row per model, and the grand total row (model_total = 1) that counts
-            # the sessions of each source.
+            # From the per-session totals the writer keeps (store/rollups.py): a few rows per
+            # session rather than every event. A row per model, and the grand total row
+            # (model_total = 1) that counts the sessions of each source.
             rows = cur.execute(
                 f"""
-                {spend}
-                SELECT model, coalesce(sum(cost), 0), coalesce(sum(input), 0),
+                WITH r AS (
+                    -- Each row knows its session's source: a window, cheaper than a join.
+                    SELECT session_id, model, requests, mp_points, ev_cost, mp_cost, ev_input,
+                           mp_input, ev_output, mp_output, ev_cache_read, mp_cache_read,
+                           ev_cache_creation, mp_cache_creation, ev_first_ns, mp_first_ns,
+                           ev_last_ns, mp_last_ns,
+                           sum(requests) OVER (PARTITION BY coalesce(session_id, '')) > 0
+                               AS from_events
+                    FROM session_rollup WHERE TRUE {scope}
+                ),
+                spend AS (
+                    SELECT model, from_events,
+                           CASE WHEN from_events THEN ev_cost ELSE mp_cost END AS cost,
+                           CASE WHEN from_events THEN ev_input ELSE mp_input END AS input,
+                           CASE WHEN from_events THEN ev_output ELSE mp_output END AS output,
+                           CASE WHEN from_events THEN ev_cache_read ELSE mp_cache_read END
+                               AS cache_read,
+                           CASE WHEN from_events THEN ev_cache_creation
+                                ELSE mp_cache_creation END AS cache_creation,
+                           CASE WHEN from_events THEN requests ELSE 0 END AS requests,
+                           CASE WHEN from_events THEN ev_first_ns ELSE mp_first_ns END
+                               AS first_ns,
+                           CASE WHEN from_events THEN ev_last_ns ELSE mp_last_ns END AS last_ns
+                    FROM r
+                    WHERE CASE WHEN from_events THEN requests > 0 ELSE mp_points > 0 END
+                ),
+                src AS (
+                    SELECT count(DISTINCT coalesce(session_id, '')) FILTER (WHERE from_events)
+                               AS event_sessions,
+                           count(DISTINCT coalesce(session_id, ''))
+                               FILTER (WHERE mp_points > 0 AND NOT from_events)
+                               AS metric_sessions
+                    FROM r
+                ),
+                by_model AS (
+                    SELECT model, sum(cost) AS cost, sum(input) AS input,
+                           sum(output) AS output, sum(cache_read) AS cache_read,
+                           sum(cache_creation) AS cache_creation, sum(requests) AS requests,
+                           min(first_ns) AS first_ns, max(last_ns) AS last_ns
+                    FROM spend GROUP BY model
+                )
+                SELECT model, cost, input, output, cache_read, cache_creation, requests,
+                       first_ns, last_ns, 0, 0, 0 AS model_total
+                FROM by_model
+                UNION ALL
+                SELECT NULL, coalesce(sum(cost), 0), coalesce(sum(input), 0),
                        coalesce(sum(output), 0), coalesce(sum(cache_read), 0),
                        coalesce(sum(cache_creation), 0), sum(requests),
-                       min(time_ns), max(time_ns),
-                       count(DISTINCT sid) FILTER (WHERE from_events),
-                       count(DISTINCT sid) FILTER (WHERE NOT from_events),
-                       grouping(model) AS model_total
-                FROM spend
-                GROUP BY GROUPING SETS ((model), ())
+                       min(first_ns), max(last_ns),
+                       (SELECT event_sessions FROM src), (SELECT metric_sessions FROM src),
+                       1
+                FROM by_model
                 ORDER BY model_total DESC, 2 DESC, 1
                 LIMIT ?
                 """,
@@ -420,30 +463,30 @@ class OverviewQueries(QueryBase):
         token of the successful requests."""
         scope, params = _scope(session_id)
         with self._cursor() as cur:
+            # The counts from the per-session totals, the percentiles from the events.
             row = cur.execute(
                 f"""
-                SELECT count(*) FILTER (WHERE event_name = 'api_request'),
-                       count(*) FILTER (WHERE event_name = 'api_error'),
-                       count(*) FILTER (WHERE event_name = 'api_retries_exhausted'),
-                       count(*) FILTER (WHERE event_name = 'api_refusal'),
-                       quantile_cont(duration_ms, [0.5, 0.95])
-                           FILTER (WHERE event_name = 'api_request'),
+                SELECT (SELECT coalesce(sum(requests), 0) FROM session_rollup WHERE TRUE {scope}),
+                       (SELECT coalesce(sum(api_errors), 0) FROM session_rollup
+                        WHERE TRUE {scope}),
+                       (SELECT coalesce(sum(retries_exhausted), 0) FROM session_rollup
+                        WHERE TRUE {scope}),
+                       (SELECT coalesce(sum(refusals), 0) FROM session_rollup WHERE TRUE {scope}),
+                       quantile_cont(duration_ms, [0.5, 0.95]),
                        quantile_cont(ttft_ms, [0.5, 0.95])
-                           FILTER (WHERE event_name = 'api_request')
                 FROM log_events
-                WHERE event_name IN ('api_request', 'api_error', 'api_retries_exhausted',
-                                     'api_refusal') {scope}
+                WHERE event_name = 'api_request' {scope}
                 """,
-                params,
+                [*params * 5],
             ).fetchone()
         assert row is not None
         latency = row[4] or [None, None]
         ttft = row[5] or [None, None]
         return ApiHealth(
-            requests=row[0],
-            errors=row[1],
-            retries_exhausted=row[2],
-            refusals=row[3],
+            requests=int(row[0]),
+            errors=int(row[1]),
+            retries_exhausted=int(row[2]),
+            refusals=int(row[3]),
             latency_p50_ms=latency[0],
             latency_p95_ms=latency[1],
             ttft_p50_ms=ttft[0],
@@ -457,23 +500,14 @@ class OverviewQueries(QueryBase):
         with self._cursor() as cur:
             row = cur.execute(
                 f"""
-                SELECT
-                  coalesce(sum(increase) FILTER (WHERE metric_name = '{LINES}'
-                                                 AND "type" = 'added'), 0),
-                  coalesce(sum(increase) FILTER (WHERE metric_name = '{LINES}'
-                                                 AND "type" = 'removed'), 0),
-                  coalesce(sum(increase) FILTER (WHERE metric_name = '{COMMITS}'), 0),
-                  coalesce(sum(increase) FILTER (WHERE metric_name = '{PULL_REQUESTS}'), 0),
-                  coalesce(sum(increase) FILTER (WHERE metric_name = '{ACTIVE_TIME}'
-                                                 AND "type" = 'user'), 0),
-                  coalesce(sum(increase) FILTER (WHERE metric_name = '{ACTIVE_TIME}'
-                                                 AND "type" = 'cli'), 0),
-                  (SELECT count(*) FROM log_events WHERE event_name = 'user_prompt' {scope})
-                FROM metric_points
-                WHERE metric_name IN ('{LINES}', '{COMMITS}', '{PULL_REQUESTS}', '{ACTIVE_TIME}')
-                  {scope}
+                SELECT coalesce(sum(lines_added), 0), coalesce(sum(lines_removed), 0),
+                       coalesce(sum(commits), 0), coalesce(sum(pull_requests), 0),
+                       coalesce(sum(active_user_s), 0), coalesce(sum(active_cli_s), 0),
+                       coalesce(sum(prompts), 0)
+                FROM session_rollup
+                WHERE TRUE {scope}
                 """,
-                [*params, *params],
+                params,
             ).fetchone()
         assert row is not None
         return Activity(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from otelwatch.store.queries.base import QueryBase, like_pattern
-from otelwatch.store.queries.overview import spend_cte
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,65 +40,63 @@ class SessionQueries(QueryBase):
         telemetry's own (event, point and span times), so "last seen" compares with the clock
         of the machine that produced it.
         """
-        spend, spend_params = spend_cte(None)
-        having = ""
-        params: list[object] = [*spend_params]
+        where, matches = "", ""
+        params: list[object] = []
         if text:
-            having = (
-                "WHERE a.session_id ILIKE ? ESCAPE '\\' OR a.service_name ILIKE ? ESCAPE '\\' "
-                "OR array_to_string(u.models, ' ') ILIKE ? ESCAPE '\\'"
+            pattern = like_pattern(text)
+            # A model matches when the session is priced from it (when it is in its models).
+            matches = (
+                ", bool_or(model ILIKE ? ESCAPE '\\' AND requests > 0) AS ev_match"
+                ", bool_or(model ILIKE ? ESCAPE '\\' AND mp_points > 0) AS mp_match"
             )
-            params += [like_pattern(text)] * 3
+            where = (
+                "WHERE session_id ILIKE ? ESCAPE '\\' OR service_name ILIKE ? ESCAPE '\\' "
+                "OR CASE WHEN from_events THEN ev_match ELSE mp_match END"
+            )
+            params += [pattern] * 4
         params.append(limit)
         with self._cursor() as cur:
+            # From the per-session totals the writer keeps (store/rollups.py): a few rows per
+            # session rather than every span, event and point. The newest sessions are chosen
+            # first; only their models are listed.
             rows = cur.execute(
                 f"""
-                {spend},
-                seen AS (
-                    SELECT session_id, min(time_ns) AS first_ns, max(time_ns) AS last_ns,
-                           any_value(service_name) AS service_name,
-                           count(*) FILTER (WHERE event_name = 'user_prompt') AS prompts,
-                           count(*) FILTER (WHERE event_name = 'tool_result') AS tool_calls,
-                           count(*) FILTER (WHERE event_name = 'api_error'
-                                            OR (event_name = 'tool_result'
-                                                AND success = FALSE)) AS errors,
-                           0 AS interactions
-                    FROM log_events WHERE session_id IS NOT NULL GROUP BY session_id
-                    UNION ALL
-                    SELECT session_id, min(time_ns), max(time_ns), any_value(service_name),
-                           0, 0, 0, 0
-                    FROM metric_points WHERE session_id IS NOT NULL GROUP BY session_id
-                    UNION ALL
-                    SELECT session_id, min(start_ns), max(end_ns), any_value(service_name),
-                           0, 0, 0, count(*) FILTER (WHERE span_type = 'interaction')
-                    FROM spans WHERE session_id IS NOT NULL GROUP BY session_id
-                ),
-                a AS (
+                WITH a AS (
                     SELECT session_id, min(first_ns) AS first_ns, max(last_ns) AS last_ns,
                            any_value(service_name) AS service_name,
                            sum(prompts) AS prompts, sum(tool_calls) AS tool_calls,
-                           sum(errors) AS errors, sum(interactions) AS interactions
-                    FROM seen GROUP BY session_id
+                           sum(api_errors + tool_failures) AS errors,
+                           sum(interactions) AS interactions,
+                           sum(requests) > 0 AS from_events,
+                           -- Both sources, the right one chosen below.
+                           sum(ev_cost) AS ev_cost, sum(mp_cost) AS mp_cost,
+                           sum(ev_input + ev_output + ev_cache_read + ev_cache_creation)
+                               AS ev_tokens,
+                           sum(mp_input + mp_output + mp_cache_read + mp_cache_creation)
+                               AS mp_tokens
+                           {matches}
+                    FROM session_rollup WHERE session_id IS NOT NULL GROUP BY session_id
                 ),
-                u AS (
-                    SELECT sid, list(DISTINCT model ORDER BY model)
-                                FILTER (WHERE model IS NOT NULL) AS models,
-                           coalesce(sum(cost), 0) AS cost,
-                           coalesce(sum(input), 0) + coalesce(sum(output), 0)
-                           + coalesce(sum(cache_read), 0)
-                           + coalesce(sum(cache_creation), 0) AS tokens,
-                           bool_or(from_events) AS from_events
-                    FROM spend GROUP BY sid
+                top AS (
+                    SELECT * FROM a {where} ORDER BY last_ns DESC, session_id LIMIT ?
+                ),
+                m AS (
+                    SELECT session_id,
+                           list(DISTINCT model ORDER BY model) FILTER (
+                               WHERE model IS NOT NULL AND CASE WHEN top.from_events
+                                   THEN r.requests > 0 ELSE r.mp_points > 0 END
+                           ) AS models
+                    FROM session_rollup r JOIN top USING (session_id)
+                    GROUP BY session_id
                 )
-                SELECT a.session_id, a.first_ns, a.last_ns, coalesce(u.models, []),
-                       coalesce(u.cost, 0), coalesce(u.tokens, 0),
+                SELECT session_id, first_ns, last_ns, coalesce(models, []),
+                       CASE WHEN from_events THEN ev_cost ELSE mp_cost END,
+                       CASE WHEN from_events THEN ev_tokens ELSE mp_tokens END,
                        -- Without user_prompt events (traces only), each interaction span is one.
-                       CASE WHEN a.prompts > 0 THEN a.prompts ELSE a.interactions END,
-                       a.tool_calls, a.errors, coalesce(u.from_events, FALSE), a.service_name
-                FROM a LEFT JOIN u ON u.sid = a.session_id
-                {having}
-                ORDER BY a.last_ns DESC, a.session_id
-                LIMIT ?
+                       CASE WHEN prompts > 0 THEN prompts ELSE interactions END,
+                       tool_calls, errors, from_events, service_name
+                FROM top LEFT JOIN m USING (session_id)
+                ORDER BY last_ns DESC, session_id
                 """,
                 params,
             ).fetchall()
