@@ -108,12 +108,21 @@ def main(argv: list[str] | None = None) -> int:
     conn.execute("CHECKPOINT")
     counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
     file_bytes = args.db.stat().st_size
+    _, _, block_size, total_blocks, used_blocks, free_blocks, *_ = conn.execute(
+        "PRAGMA database_size"
+    ).fetchone()
     sizes = segment_sizes(conn)
     result: dict[str, Any] = {
         "db": str(args.db),
         "file_mib": round(file_bytes / MIB, 1),
         "rows": counts,
         "file_mib_per_million_spans": round(file_bytes / MIB / counts["spans"] * 1e6, 1),
+        # Blocks freed by checkpoints stay in the file, to be reused: DuckDB does not shrink it.
+        "blocks_mib": {
+            "used": round(used_blocks * block_size / MIB, 1),
+            "free": round(free_blocks * block_size / MIB, 1),
+            "total": round(total_blocks * block_size / MIB, 1),
+        },
         "tables": {},
     }
     for table in TABLES:
