@@ -8,8 +8,11 @@ and last seen. The Overview's totals and the Sessions list read it instead of th
 It stays exactly equal to aggregating the raw tables, because every change to those goes
 through here too:
 
-- the writer adds each commit's rows (after its duplicate filter) in the same transaction as
-  the insert (:func:`add`), so a reader never sees one without the other;
+- the writer appends each commit's totals (of its rows after the duplicate filter) in the same
+  transaction as the insert (:func:`add`), so a reader never sees one without the other. Several
+  rows may hold the same session and model; every query adds them up, and :func:`compact` folds
+  them into one once they are many (appending costs ~4 ms a commit at a million items, merging
+  into the existing rows cost ~16 ms);
 - retention recomputes the rows of the sessions it deleted from (:func:`rebuild`), in the same
   transaction as the delete;
 - ``store/sql/0003_session_rollup.sql`` fills it for a database written before it existed.
@@ -77,16 +80,10 @@ def _metric(column: str, name: str, kind: str | None = None) -> str:
     return f"coalesce(sum(increase) FILTER (WHERE {where}), 0) AS {column}"
 
 
-# The totals of the rows of `{events}`, `{points}` and `{spans}` (tables, or the Arrow tables of
-# one commit) that pass `{where}`, one row per session and model. Spans count under model NULL:
-# only their session's times and interactions are used.
-AGGREGATE = f"""
-SELECT session_id, model, any_value(service_name) AS service_name,
-       min(first_ns) AS first_ns, min(ev_first_ns) AS ev_first_ns,
-       min(mp_first_ns) AS mp_first_ns,
-       max(last_ns) AS last_ns, max(ev_last_ns) AS ev_last_ns, max(mp_last_ns) AS mp_last_ns,
-       {", ".join(f"coalesce(sum({c}), 0) AS {c}" for c in SUMS)}
-FROM (
+# Each table's totals per session and model, of the rows of `{source}` (the table, or the Arrow
+# table of one commit) that pass `{where}`. Spans count under model NULL: only their session's
+# times and interactions are used.
+_EVENTS = """
     SELECT session_id, model, any_value(service_name) AS service_name,
            min(time_ns) AS first_ns, max(time_ns) AS last_ns,
            min(time_ns) FILTER (WHERE event_name = 'api_request') AS ev_first_ns,
@@ -107,9 +104,10 @@ FROM (
            count(*) FILTER (WHERE event_name = 'api_error') AS api_errors,
            count(*) FILTER (WHERE event_name = 'api_retries_exhausted') AS retries_exhausted,
            count(*) FILTER (WHERE event_name = 'api_refusal') AS refusals
-    FROM {{events}} WHERE {{where}}
+    FROM {source} WHERE {where}
     GROUP BY session_id, model
-    UNION ALL BY NAME
+"""
+_POINTS = f"""
     SELECT session_id, model, any_value(service_name) AS service_name,
            min(time_ns) AS first_ns, max(time_ns) AS last_ns,
            min(time_ns) FILTER (WHERE metric_name IN ('{COST_METRIC}', '{TOKEN_METRIC}'))
@@ -127,38 +125,68 @@ FROM (
            {_metric("commits", COMMITS)}, {_metric("pull_requests", PULL_REQUESTS)},
            {_metric("active_user_s", ACTIVE_TIME, "user")},
            {_metric("active_cli_s", ACTIVE_TIME, "cli")}
-    FROM {{points}} WHERE {{where}}
+    FROM {{source}} WHERE {{where}}
     GROUP BY session_id, model
-    UNION ALL BY NAME
+"""
+_SPANS = """
     SELECT session_id, NULL::VARCHAR AS model, any_value(service_name) AS service_name,
            min(start_ns) AS first_ns, max(end_ns) AS last_ns,
            count(*) FILTER (WHERE span_type = 'interaction') AS interactions
-    FROM {{spans}} WHERE {{where}}
+    FROM {source} WHERE {where}
     GROUP BY session_id
-)
-GROUP BY session_id, model
 """
+_PER_TABLE = {"log_events": _EVENTS, "metric_points": _POINTS, "spans": _SPANS}
+_OUTPUTS = {
+    "log_events": {
+        "ev_first_ns", "ev_last_ns", "requests", "ev_cost", "ev_input", "ev_output",
+        "ev_cache_read", "ev_cache_creation", "prompts", "tool_calls", "tool_failures",
+        "api_errors", "retries_exhausted", "refusals",
+    },
+    "metric_points": {
+        "mp_first_ns", "mp_last_ns", "mp_points", "mp_cost", "mp_input", "mp_output",
+        "mp_cache_read", "mp_cache_creation", "lines_added", "lines_removed", "commits",
+        "pull_requests", "active_user_s", "active_cli_s",
+    },
+    "spans": {"interactions"},
+}  # fmt: skip
 
-_SAME_KEY = (
-    "r.session_id IS NOT DISTINCT FROM d.session_id AND r.model IS NOT DISTINCT FROM d.model"
-)
-_UPDATE = ", ".join(
-    [
-        "service_name = coalesce(r.service_name, d.service_name)",
-        *(f"{c} = least(r.{c}, d.{c})" for c in FIRSTS),
-        *(f"{c} = greatest(r.{c}, d.{c})" for c in LASTS),
-        *(f"{c} = r.{c} + d.{c}" for c in SUMS),
+
+def _rows_of(table: str, source: str, where: str = "TRUE") -> str:
+    """One table's totals with every column of ``session_rollup``, in its order."""
+    have = {"session_id", "model", "service_name", "first_ns", "last_ns", *_OUTPUTS[table]}
+    columns = [
+        c if c in have else f"{'0' if c in SUMS else 'NULL::BIGINT'} AS {c}" for c in COLUMNS
     ]
-)
-_MERGE = f"""
-MERGE INTO session_rollup r
-USING ({{aggregate}}) d
-ON ({_SAME_KEY})
-WHEN MATCHED THEN UPDATE SET {_UPDATE}
-WHEN NOT MATCHED THEN INSERT ({", ".join(COLUMNS)}) VALUES ({", ".join(f"d.{c}" for c in COLUMNS)})
-"""
+    inner = _PER_TABLE[table].format(source=source, where=where)
+    return f"SELECT {', '.join(columns)} FROM ({inner})"
 
-_TABLE_NAMES = {"events": "log_events", "points": "metric_points", "spans": "spans"}
+
+def compacted(relation: str) -> str:
+    """Rows of ``session_rollup`` shape in ``relation``, added up to one per session and
+    model."""
+    return f"""
+    SELECT session_id, model, any_value(service_name) AS service_name,
+           {", ".join(f"min({c}) AS {c}" for c in FIRSTS)},
+           {", ".join(f"max({c}) AS {c}" for c in LASTS)},
+           {", ".join(f"sum({c}) AS {c}" for c in SUMS)}
+    FROM {relation}
+    GROUP BY session_id, model
+    """
+
+
+def aggregate(where: str = "TRUE") -> str:
+    """The totals of the raw tables' rows that pass ``where``, one row per session and model."""
+    union = " UNION ALL ".join(_rows_of(table, table, where) for table in _PER_TABLE)
+    return compacted(f"({union})")
+
+
+_INSERT = f"INSERT INTO session_rollup ({', '.join(COLUMNS)}) "
+# The writer appends each commit's totals as new rows (a merge into the existing rows cost
+# ~16 ms a commit at a million items); every query adds them up by session and model anyway.
+# When the appended rows reach a quarter of the table (and at least this many), they are
+# folded in.
+COMPACT_AFTER_ROWS = 5_000
+_baseline: dict[int, int] = {}
 
 
 def add(conn: duckdb.DuckDBPyConnection, inserted: Mapping[str, str]) -> None:
@@ -168,14 +196,31 @@ def add(conn: duckdb.DuckDBPyConnection, inserted: Mapping[str, str]) -> None:
     relation holding the rows inserted into it (the writer's registered Arrow table); a table
     without rows in this commit is left out.
     """
-    if not any(table in inserted for table in _TABLE_NAMES.values()):
-        return
-    sources = {}
-    for key, table in _TABLE_NAMES.items():
-        # An empty relation with the table's columns stands for a table without new rows.
-        sources[key] = inserted.get(table) or f"(SELECT * FROM {table} LIMIT 0)"
-    aggregate = AGGREGATE.format(where="TRUE", **sources)
-    conn.execute(_MERGE.format(aggregate=aggregate))
+    for table, source in inserted.items():
+        if table in _PER_TABLE:
+            conn.execute(_INSERT + _rows_of(table, source)).fetchall()
+    rows = _count(conn)
+    baseline = _baseline.setdefault(id(conn), rows)
+    if rows > baseline + max(COMPACT_AFTER_ROWS, baseline // 4):
+        _baseline[id(conn)] = compact(conn)
+
+
+def compact(conn: duckdb.DuckDBPyConnection) -> int:
+    """Fold the rows of ``session_rollup`` into one per session and model; returns how many
+    are left. Call inside a transaction."""
+    # fetchall: DuckDB refuses the next statement while a result is not read to the end.
+    top = conn.execute("SELECT max(rowid) FROM session_rollup").fetchall()[0]
+    if top[0] is None:
+        return 0
+    # The folded rows are appended after the old ones, which then go.
+    old = f"(SELECT * FROM session_rollup WHERE rowid <= {int(top[0])})"
+    conn.execute(_INSERT + compacted(old)).fetchall()
+    conn.execute(f"DELETE FROM session_rollup WHERE rowid <= {int(top[0])}").fetchall()
+    return _count(conn)
+
+
+def _count(conn: duckdb.DuckDBPyConnection) -> int:
+    return int(conn.execute("SELECT count(*) FROM session_rollup").fetchall()[0][0])
 
 
 def rebuild(conn: duckdb.DuckDBPyConnection, sessions: Iterable[str | None]) -> None:
@@ -190,21 +235,12 @@ def rebuild(conn: duckdb.DuckDBPyConnection, sessions: Iterable[str | None]) -> 
         "(session_id IN (SELECT unnest($sessions::VARCHAR[])) OR ($nulls AND session_id IS NULL))"
     )
     params = {"sessions": named, "nulls": None in chosen}
-    conn.execute(f"DELETE FROM session_rollup WHERE {where}", params)
-    sources = dict(_TABLE_NAMES)
-    conn.execute(
-        f"INSERT INTO session_rollup ({', '.join(COLUMNS)}) "
-        + AGGREGATE.format(where=where, **sources),
-        params,
-    )
+    conn.execute(f"DELETE FROM session_rollup WHERE {where}", params).fetchall()
+    conn.execute(_INSERT + aggregate(where), params).fetchall()
 
 
 def rebuild_all(conn: duckdb.DuckDBPyConnection) -> None:
     """Recompute every total from the raw tables (after rows were written around the writer,
     as the benchmarks' database builder does)."""
-    sources = dict(_TABLE_NAMES)
-    conn.execute("DELETE FROM session_rollup")
-    conn.execute(
-        f"INSERT INTO session_rollup ({', '.join(COLUMNS)}) "
-        + AGGREGATE.format(where="TRUE", **sources)
-    )
+    conn.execute("DELETE FROM session_rollup").fetchall()
+    conn.execute(_INSERT + aggregate()).fetchall()

@@ -7,6 +7,7 @@ The Overview and Sessions answers read from them are checked against the raw tab
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,23 +31,22 @@ DECODE = {
 
 
 def _rows(conn: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:
-    rows = conn.execute(sql).fetchall()
+    with conn.cursor() as cur:  # the writer thread may be using the connection
+        rows = cur.execute(sql).fetchall()
     # Sums of floats added in another order differ in the last bits only.
     rounded = [tuple(round(v, 6) if isinstance(v, float) else v for v in r) for r in rows]
     return sorted(rounded, key=lambda r: tuple((v is None, str(v)) for v in r))
 
 
 def stored(conn: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
-    """The totals as the writer kept them."""
-    return _rows(conn, f"SELECT {', '.join(rollups.COLUMNS)} FROM session_rollup")
+    """The totals as the writer kept them (appended rows added up by session and model)."""
+    sql = rollups.compacted("session_rollup")
+    return _rows(conn, f"SELECT {', '.join(rollups.COLUMNS)} FROM ({sql})")
 
 
 def recomputed(conn: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
     """The totals aggregated afresh from the raw tables."""
-    sql = rollups.AGGREGATE.format(
-        where="TRUE", events="log_events", points="metric_points", spans="spans"
-    )
-    return _rows(conn, f"SELECT {', '.join(rollups.COLUMNS)} FROM ({sql})")
+    return _rows(conn, f"SELECT {', '.join(rollups.COLUMNS)} FROM ({rollups.aggregate()})")
 
 
 def send(writer: Writer, sim: Simulator, seconds: float, *, logs: bool = True) -> None:
@@ -59,7 +59,7 @@ def send(writer: Writer, sim: Simulator, seconds: float, *, logs: bool = True) -
 
 
 @pytest.fixture
-def conn(tmp_path: Path) -> duckdb.DuckDBPyConnection:
+def conn(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     connection = database.connect(tmp_path / "r.duckdb")
     yield connection
     connection.close()
@@ -85,6 +85,33 @@ def test_the_writer_keeps_the_totals_equal_to_the_raw_tables(
     assert len(sessions) >= 6
     requests = conn.execute("SELECT sum(requests), sum(mp_points) FROM session_rollup").fetchone()
     assert requests is not None and requests[0] > 0 and requests[1] > 0
+
+
+def test_appended_totals_are_folded_without_changing_them(
+    conn: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rollups, "COMPACT_AFTER_ROWS", 40)
+    writer = Writer(conn)
+    writer.start()
+    sim = Simulator(seed=12, sessions=4, start_ns=DAY0)
+    send(writer, sim, 300)
+    before = stored(conn)
+    send(writer, sim, 300)
+    writer.close()
+
+    assert before and stored(conn) == recomputed(conn)
+    keys = conn.execute(
+        "SELECT count(*), count(DISTINCT (session_id, model)) FROM session_rollup"
+    ).fetchone()
+    assert keys is not None
+    # Folded as it went: never far above one row per session and model.
+    assert keys[0] <= keys[1] + max(40, keys[1] // 4) + 60
+    with conn.cursor() as cur:
+        cur.execute("BEGIN")
+        left = rollups.compact(cur)
+        cur.execute("COMMIT")
+    assert left == keys[1]
+    assert stored(conn) == recomputed(conn)
 
 
 def test_overview_and_sessions_agree_with_the_raw_tables(conn: duckdb.DuckDBPyConnection) -> None:
