@@ -515,6 +515,8 @@ class Writer:
             except BaseException:
                 try:
                     conn.execute("ROLLBACK")
+                except duckdb.TransactionException:
+                    pass  # a COMMIT that failed has ended the transaction already
                 except duckdb.Error:
                     log.exception("rollback failed")
                 raise
