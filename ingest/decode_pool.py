@@ -25,6 +25,7 @@ from concurrent.futures.process import BrokenProcessPool
 from otelwatch.ingest.decoding import Decoding
 from otelwatch.ingest.errors import DecodeError
 from otelwatch.ingest.signals import Encoding, Signal
+from otelwatch.store.arrow_rows import pack
 from otelwatch.store.rows import RowBatch
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ def _decode_in_worker(
     signal: Signal, encoding: Encoding, body: bytes, received_ns: int
 ) -> RowBatch:
     assert _worker_decoding is not None
-    return _worker_decoding(signal, encoding, body, received_ns)
+    return pack(_worker_decoding(signal, encoding, body, received_ns))
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -50,7 +51,7 @@ def _context() -> multiprocessing.context.BaseContext:
     context = multiprocessing.get_context(method)
     if method == "forkserver":
         # The fork server imports the decoders once; each worker forks from it ready to work.
-        context.set_forkserver_preload(["otelwatch.ingest.decoding"])
+        context.set_forkserver_preload(["otelwatch.ingest.decoding", "otelwatch.store.arrow_rows"])
     return context
 
 

@@ -178,8 +178,8 @@ class Receiver:
                     self._idle.notify_all()
         with self._lock:
             self._requests += 1
-            self._spans += len(batch.spans)
-            self._logs += len(batch.log_events)
+            self._spans += batch.span_count
+            self._logs += batch.log_event_count
             self._points += len(batch.metric_points)
             self._rejected += batch.rejected
         return ExportResult(signal, batch.item_count, batch.rejected, batch.rejected_reason)

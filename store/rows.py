@@ -10,8 +10,10 @@ This module imports nothing outside the standard library, so ingest can use it w
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 # (resource_id, service_name, attributes_json, first_seen_ns)
 ResourceRow = tuple[str, str | None, str, int]
@@ -195,6 +197,38 @@ METRIC_TIME_NS: Final = 14
 METRIC_VALUE: Final = 15
 
 
+def span_key(row: SpanRow) -> Hashable:
+    """What makes a span a repeat of one already stored: its trace and span ids."""
+    return (row[SPAN_TRACE_ID], row[SPAN_SPAN_ID])
+
+
+def log_key(row: LogEventRow) -> Hashable:
+    """What makes a log record a repeat: every field but the time it was received.
+
+    A 64-bit digest rather than the tuple itself: the same in every process (decoder processes
+    compute it, the writer compares it; Python's own string hash differs between processes), and
+    small to send and to remember.
+    """
+    text = repr(row[:2] + row[3:]).encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "little")
+
+
+@dataclass(slots=True)
+class PackedRows:
+    """Rows already made into an Arrow table, with the key of each row for the duplicate filter.
+
+    Decoder processes build these (:func:`otelwatch.store.arrow_rows.pack`), so the writer
+    thread, the one part of ingest that cannot run in parallel, neither unpickles row tuples nor
+    transposes them: it filters repeats by key and inserts the table.
+    """
+
+    table: Any  # a pyarrow.Table; typed loosely so this module needs only the standard library
+    keys: list[Hashable]
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
 @dataclass(slots=True)
 class RowBatch:
     """Everything decoded from one export request, ready to be written in one transaction.
@@ -209,11 +243,25 @@ class RowBatch:
     metric_points: list[MetricPointRow] = field(default_factory=list)
     rejected: int = 0
     rejected_reason: str = ""
+    # Set by ``arrow_rows.pack``, which then empties ``spans`` and ``log_events``.
+    packed_spans: PackedRows | None = None
+    packed_log_events: PackedRows | None = None
+
+    @property
+    def span_count(self) -> int:
+        """Spans in the batch, as rows or packed."""
+        return len(self.spans) + (len(self.packed_spans) if self.packed_spans else 0)
+
+    @property
+    def log_event_count(self) -> int:
+        """Log records in the batch, as rows or packed."""
+        packed = self.packed_log_events
+        return len(self.log_events) + (len(packed) if packed else 0)
 
     @property
     def item_count(self) -> int:
         """Spans, log records and metric points in the batch (resources are not counted)."""
-        return len(self.spans) + len(self.log_events) + len(self.metric_points)
+        return self.span_count + self.log_event_count + len(self.metric_points)
 
     def reject(self, reason: str, count: int = 1) -> None:
         """Record that ``count`` items were refused, keeping the first reason for the client."""

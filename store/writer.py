@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +32,7 @@ import duckdb
 import pyarrow as pa
 
 from otelwatch.store import rollups
+from otelwatch.store.arrow_rows import table
 from otelwatch.store.errors import BatchRejected, StoreError, StoreFull, StoreUnavailable
 from otelwatch.store.recent import RecentKeys
 from otelwatch.store.retention import Retention
@@ -47,50 +48,16 @@ from otelwatch.store.rows import (
     METRIC_VALUE,
     RESOURCE_COLUMNS,
     SPAN_COLUMNS,
-    SPAN_SPAN_ID,
-    SPAN_TRACE_ID,
-    LogEventRow,
     MetricPointRow,
+    PackedRows,
     ResourceRow,
     RowBatch,
-    SpanRow,
+    log_key,
+    span_key,
 )
 from otelwatch.store.temporality import CumulativeTracker, SeriesState, cumulative_increase
 
 log = logging.getLogger(__name__)
-
-_STRING = pa.string()
-_INT64 = pa.int64()
-_FLOAT64 = pa.float64()
-
-_ARROW_TYPES: dict[str, pa.DataType] = {
-    "start_ns": _INT64,
-    "end_ns": _INT64,
-    "duration_ns": _INT64,
-    "received_ns": _INT64,
-    "first_seen_ns": _INT64,
-    "time_ns": _INT64,
-    "observed_ns": _INT64,
-    "severity_number": pa.int32(),
-    "input_tokens": _INT64,
-    "output_tokens": _INT64,
-    "cache_read_tokens": _INT64,
-    "cache_creation_tokens": _INT64,
-    "event_sequence": _INT64,
-    "ttft_ms": _FLOAT64,
-    "cost_usd": _FLOAT64,
-    "duration_ms": _FLOAT64,
-    "value": _FLOAT64,
-    "increase": _FLOAT64,
-    "sum": _FLOAT64,
-    "min": _FLOAT64,
-    "max": _FLOAT64,
-    "count": _INT64,
-    "success": pa.bool_(),
-    "is_monotonic": pa.bool_(),
-    "bucket_counts": pa.list_(_INT64),
-    "explicit_bounds": pa.list_(_FLOAT64),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,15 +379,11 @@ class Writer:
         started = time.perf_counter()
         resources: list[ResourceRow] = []
         new_resource_ids: set[str] = set()
-        spans: list[SpanRow] = []
-        logs: list[LogEventRow] = []
+        spans = _NewRows(self._seen_spans)
+        logs = _NewRows(self._seen_logs)
         points: list[MetricPointRow] = []
-        span_keys: list[tuple[str, str]] = []
-        log_keys: list[tuple[Any, ...]] = []
         point_keys: list[tuple[str, int, int]] = []
-        seen_spans, seen_logs, seen_points = self._seen_spans, self._seen_logs, self._seen_points
-        batch_span_keys: set[tuple[str, str]] = set()
-        batch_log_keys: set[tuple[Any, ...]] = set()
+        seen_points = self._seen_points
         batch_point_keys: set[tuple[str, int, int]] = set()
         dropped = 0
 
@@ -429,22 +392,12 @@ class Writer:
                 if rid not in self._known_resources and rid not in new_resource_ids:
                     new_resource_ids.add(rid)
                     resources.append(resource)
-            for span in batch.spans:
-                skey = (span[SPAN_TRACE_ID], span[SPAN_SPAN_ID])
-                if skey in batch_span_keys or skey in seen_spans:
-                    dropped += 1
-                    continue
-                batch_span_keys.add(skey)
-                span_keys.append(skey)
-                spans.append(span)
-            for event in batch.log_events:
-                lkey = event[:2] + event[3:]  # everything but received_ns
-                if lkey in batch_log_keys or lkey in seen_logs:
-                    dropped += 1
-                    continue
-                batch_log_keys.add(lkey)
-                log_keys.append(lkey)
-                logs.append(event)
+            spans.add_rows(batch.spans, span_key)
+            logs.add_rows(batch.log_events, log_key)
+            if batch.packed_spans is not None:
+                spans.add_packed(batch.packed_spans)
+            if batch.packed_log_events is not None:
+                logs.add_packed(batch.packed_log_events)
             for point in batch.metric_points:
                 pkey = (point[METRIC_SERIES_KEY], point[METRIC_START_NS], point[METRIC_TIME_NS])
                 if pkey in batch_point_keys or pkey in seen_points:
@@ -458,31 +411,30 @@ class Writer:
 
         inserts: list[tuple[str, Sequence[str], pa.Table]] = []
         if resources:
-            inserts.append(("resources", RESOURCE_COLUMNS, _arrow(RESOURCE_COLUMNS, resources)))
-        if spans:
-            inserts.append(("spans", SPAN_COLUMNS, _arrow(SPAN_COLUMNS, spans)))
-        if logs:
-            inserts.append(("log_events", LOG_EVENT_COLUMNS, _arrow(LOG_EVENT_COLUMNS, logs)))
+            inserts.append(("resources", RESOURCE_COLUMNS, table(RESOURCE_COLUMNS, resources)))
+        span_table = spans.as_table(SPAN_COLUMNS)
+        if span_table is not None:
+            inserts.append(("spans", SPAN_COLUMNS, span_table))
+        log_table = logs.as_table(LOG_EVENT_COLUMNS)
+        if log_table is not None:
+            inserts.append(("log_events", LOG_EVENT_COLUMNS, log_table))
         if points:
             columns = (*METRIC_POINT_COLUMNS, "increase")
-            inserts.append(("metric_points", columns, _arrow(columns, points, extra=increases)))
+            inserts.append(("metric_points", columns, table(columns, points, extra=increases)))
         self._run_transaction(inserts)
 
         # Only what is on disk may be remembered.
         self._known_resources |= new_resource_ids
-        for recent in (seen_spans, seen_logs, seen_points):
-            recent.expire()
-        for skey in span_keys:
-            seen_spans.add(skey)
-        for lkey in log_keys:
-            seen_logs.add(lkey)
+        spans.remember()
+        logs.remember()
+        seen_points.expire()
         for pkey in point_keys:
             seen_points.add(pkey)
         self._cumulative.update(series_changes)
-        self.duplicates_dropped += dropped
+        self.duplicates_dropped += dropped + spans.dropped + logs.dropped
         return Committed(
-            spans=len(spans),
-            log_events=len(logs),
+            spans=spans.count,
+            log_events=logs.count,
             metric_points=len(points),
             resources=len(resources),
             requests=len(batches),
@@ -517,6 +469,8 @@ class Writer:
             except BaseException:
                 try:
                     conn.execute("ROLLBACK")
+                except duckdb.TransactionException:
+                    pass  # a COMMIT that failed has ended the transaction already
                 except duckdb.Error:
                     log.exception("rollback failed")
                 raise
@@ -578,15 +532,50 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _arrow(
-    columns: Sequence[str], rows: Sequence[tuple[Any, ...]], extra: list[Any] | None = None
-) -> pa.Table:
-    """``rows`` (tuples in ``columns`` order) as one Arrow table."""
-    transposed: list[Sequence[Any]] = list(zip(*rows, strict=True))
-    if extra is not None:
-        transposed.append(extra)
-    arrays = [
-        pa.array(values, type=_ARROW_TYPES.get(name, _STRING))
-        for name, values in zip(columns, transposed, strict=True)
-    ]
-    return pa.Table.from_arrays(arrays, names=list(columns))
+class _NewRows:
+    """The rows of one table in a group that are not repeats, as rows and as packed tables."""
+
+    __slots__ = ("_batch_keys", "_keys", "_rows", "_seen", "_tables", "count", "dropped")
+
+    def __init__(self, seen: RecentKeys) -> None:
+        self._seen = seen
+        self._batch_keys: set[Hashable] = set()
+        self._keys: list[Hashable] = []
+        self._rows: list[tuple[Any, ...]] = []
+        self._tables: list[pa.Table] = []
+        self.count = 0
+        self.dropped = 0
+
+    def _is_new(self, key: Hashable) -> bool:
+        if key in self._batch_keys or key in self._seen:
+            self.dropped += 1
+            return False
+        self._batch_keys.add(key)
+        self._keys.append(key)
+        self.count += 1
+        return True
+
+    def add_rows(self, rows: Sequence[tuple[Any, ...]], key: Callable[[Any], Hashable]) -> None:
+        self._rows.extend(row for row in rows if self._is_new(key(row)))
+
+    def add_packed(self, packed: PackedRows) -> None:
+        mask = [self._is_new(key) for key in packed.keys]
+        if all(mask):
+            self._tables.append(packed.table)
+        elif any(mask):
+            self._tables.append(packed.table.filter(pa.array(mask, pa.bool_())))
+
+    def as_table(self, columns: Sequence[str]) -> pa.Table | None:
+        """Every new row as one table, or ``None`` when there is none."""
+        tables = list(self._tables)
+        if self._rows:
+            tables.append(table(columns, self._rows))
+        if not tables:
+            return None
+        return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+
+    def remember(self) -> None:
+        """After the commit: remember the keys written, so that retries are dropped."""
+        self._seen.expire()
+        for key in self._keys:
+            self._seen.add(key)

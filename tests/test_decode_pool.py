@@ -120,7 +120,7 @@ def test_a_worker_dying_under_a_request_costs_the_request_nothing() -> None:
             os.kill(pid, signal.SIGKILL)
         sender.join(60)
         assert len(results) == 200
-        assert all(len(batch.spans) == 6 for batch in results)
+        assert all(batch.span_count == 6 for batch in results)
     finally:
         pool.close()
 

@@ -213,7 +213,10 @@ def test_a_database_that_becomes_read_only_is_refused_clearly(nobody_dir: Path) 
                 assert answer.code == grpc.StatusCode.UNAVAILABLE, answer
                 refused = answer
         assert refused is not None, "the database never refused a write"
-        assert "restart" in refused.details
+        # Which part of DuckDB meets the read-only files first decides the outcome: a failed
+        # checkpoint invalidates the database (refused until restart), a failed commit only
+        # refuses that commit (refused until it can write again). Both refuse retryably and say so.
+        assert "restart" in refused.details or "until it can" in refused.details, refused
         # From now on both listeners refuse at once, with retryable statuses.
         again = grpc_export(grpc_addr, "traces", _request(1000))
         assert again.code == grpc.StatusCode.UNAVAILABLE
@@ -232,7 +235,7 @@ def test_a_database_that_becomes_read_only_is_refused_clearly(nobody_dir: Path) 
             path.chmod(0o755 if path.is_dir() else 0o644)
     errors = [line for line in err.splitlines() if "ERROR" in line]
     assert len(errors) == 1, err  # said once, clearly, not once per request
-    assert "can no longer be written" in errors[0]
+    assert "can no longer be written" in errors[0] or "cannot write the database" in errors[0]
     assert "Traceback" not in err
     stored = _stored_batches(db)
     assert set(acknowledged) <= set(stored)

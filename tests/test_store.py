@@ -11,6 +11,7 @@ from otlp_clients import recorded
 
 from otelwatch.ingest import otlp_proto
 from otelwatch.store import database
+from otelwatch.store.arrow_rows import pack
 from otelwatch.store.errors import BatchRejected, DatabaseError, DatabaseLocked
 from otelwatch.store.recent import RecentKeys
 from otelwatch.store.rows import RowBatch
@@ -154,6 +155,46 @@ def test_a_retried_request_is_stored_once(writer: Writer) -> None:
     assert after == before
     assert writer.duplicates_dropped == sum(before[:3])
     writer.close()
+
+
+TABLES = ("spans", "log_events", "metric_points", "resources")
+
+
+def test_packed_batches_store_exactly_what_rows_store(tmp_path: Path) -> None:
+    """Decoder processes send spans and log events as Arrow tables: stored the same as rows."""
+    contents = {}
+    for mode in ("rows", "packed"):
+        conn = database.connect(tmp_path / f"{mode}.duckdb")
+        w = Writer(conn)
+        w.start()
+        for request in recorded("grpc"):
+            batch = _batch(request.signal, request.body)
+            w.write(pack(batch) if mode == "packed" else batch)
+        stored = sum(_count(w, t) for t in TABLES[:3])
+        # A retry is a repeat in the other form too.
+        for request in recorded("grpc"):
+            batch = _batch(request.signal, request.body)
+            w.write(batch if mode == "packed" else pack(batch))
+        assert w.duplicates_dropped == stored
+        w.close()
+        contents[mode] = {
+            t: conn.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in TABLES
+        }
+        conn.close()
+    assert contents["packed"] == contents["rows"]
+    assert contents["rows"]["spans"] and contents["rows"]["log_events"]
+
+
+def test_a_packed_batch_that_partly_repeats_stores_only_the_new_rows(writer: Writer) -> None:
+    traces = next(r for r in recorded("grpc") if r.signal == "traces")
+    first = _batch("traces", traces.body)
+    half = len(first.spans) // 2
+    assert half
+    first.spans = first.spans[:half]
+    writer.write(first)
+    writer.write(pack(_batch("traces", traces.body)))
+    assert _count(writer, "spans") == len(_batch("traces", traces.body).spans)
+    assert writer.duplicates_dropped == half
 
 
 def test_commits_are_reported_after_they_happen(writer: Writer) -> None:
