@@ -222,6 +222,10 @@ class Server:
                 self.grpc = match[1]
             if match := re.search(r"OTLP/HTTP\s+http://(\S+)", line):
                 self.http = match[1]
+        # The decoder processes start in the background (the server decodes itself until they
+        # are up); wait for the fork server and both workers so the run measures them.
+        while len(descendants(self.process.pid)) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def cpu_seconds(self) -> float:
         """User plus system CPU time of the server and its descendants (the decode workers)."""

@@ -56,7 +56,12 @@ def _context() -> multiprocessing.context.BaseContext:
 
 
 class DecodePool:
-    """A :class:`Decoding` run in ``workers`` processes; called like the Decoding itself."""
+    """A :class:`Decoding` run in ``workers`` processes; called like the Decoding itself.
+
+    Until the workers are up (:meth:`start` returned), and for good if they cannot be started,
+    calls decode in the calling thread instead: starting a fork server and its workers takes
+    most of a second, which otelwatch's first frame should not wait for.
+    """
 
     def __init__(self, decoding: Decoding, workers: int) -> None:
         if workers < 1:
@@ -64,6 +69,8 @@ class DecodePool:
         self._decoding = decoding
         self._workers = workers
         self._lock = threading.Lock()
+        self._ready = threading.Event()
+        self._starter: threading.Thread | None = None
         self._executor = self._new_executor()
 
     def _new_executor(self) -> ProcessPoolExecutor:
@@ -74,19 +81,49 @@ class DecodePool:
             initargs=(self._decoding,),
         )
 
+    @property
+    def ready(self) -> bool:
+        """Whether requests go to the worker processes (else they are decoded in the caller)."""
+        return self._ready.is_set()
+
     def start(self) -> None:
-        """Start every worker now, so the first requests do not wait for them."""
+        """Start every worker now and wait for them; from then on calls go to the workers."""
         futures = [
             self._executor.submit(_decode_in_worker, Signal.TRACES, Encoding.PROTOBUF, b"", 0)
             for _ in range(self._workers)
         ]
         for future in futures:
             future.result()
+        self._ready.set()
+
+    def start_in_background(self) -> threading.Thread:
+        """Start the workers from a thread; calls decode in the caller until they are up.
+
+        Workers only make ingest faster, so if they cannot start (a system that does not let
+        a process start copies of its interpreter, a sandbox), this says so once and decoding
+        stays in the server's own threads.
+        """
+
+        def start() -> None:
+            try:
+                self.start()
+            except Exception as exc:  # any reason at all: decoding here is always possible
+                log.warning(
+                    "decoding in the server itself: decoder processes did not start (%s)", exc
+                )
+                with self._lock:
+                    self._executor.shutdown(wait=False, cancel_futures=True)
+
+        self._starter = threading.Thread(target=start, name="otelwatch-decode-start", daemon=True)
+        self._starter.start()
+        return self._starter
 
     def __call__(
         self, signal: Signal, encoding: Encoding, body: bytes, received_ns: int
     ) -> RowBatch:
         """Decode in a worker; raises :class:`DecodeError` as the Decoding does."""
+        if not self._ready.is_set():
+            return self._decoding(signal, encoding, body, received_ns)
         for _attempt in range(2):
             executor = self._executor
             try:
@@ -107,24 +144,7 @@ class DecodePool:
 
     def close(self) -> None:
         """Stop the workers (after the receiver has finished its requests)."""
+        if self._starter is not None:
+            self._starter.join()
         with self._lock:
             self._executor.shutdown(wait=True, cancel_futures=True)
-
-
-def start_pool(decoding: Decoding, workers: int) -> DecodePool | None:
-    """A started pool, or ``None`` when worker processes cannot be started here.
-
-    Some systems do not let a process start copies of its interpreter (a restricted account, a
-    sandbox). Workers only make ingest faster, so then the server decodes in its own threads
-    and says so once, instead of refusing to start.
-    """
-    pool = None
-    try:
-        pool = DecodePool(decoding, workers)
-        pool.start()
-    except Exception as exc:  # any reason at all: decoding here is always possible
-        log.warning("decoding in the server itself: decoder processes did not start (%s)", exc)
-        if pool is not None:
-            pool.close()
-        return None
-    return pool

@@ -20,7 +20,7 @@ import duckdb
 from otelwatch.control import ControlServer, serve_database
 from otelwatch.ingest import tls
 from otelwatch.ingest.auth import BearerAuth
-from otelwatch.ingest.decode_pool import DecodePool, start_pool
+from otelwatch.ingest.decode_pool import DecodePool
 from otelwatch.ingest.decoding import Decoding
 from otelwatch.ingest.grpc_server import GrpcListener
 from otelwatch.ingest.http_server import HttpListener
@@ -132,7 +132,8 @@ class Runtime:
             )
             decoding = Decoding(prepare)
             if self.settings.decode_workers:
-                self.decode_pool = start_pool(decoding, self.settings.decode_workers)
+                self.decode_pool = DecodePool(decoding, self.settings.decode_workers)
+                self.decode_pool.start_in_background()
             self.receiver = Receiver(
                 self.writer, recorder=self._recorder, decode=self.decode_pool or decoding
             )

@@ -15,7 +15,7 @@ from conftest import query, start_runtime
 from otlp_clients import grpc_export, http_request, recorded, send_recorded
 
 from otelwatch.ingest import redact
-from otelwatch.ingest.decode_pool import DecodePool, start_pool
+from otelwatch.ingest.decode_pool import DecodePool
 from otelwatch.ingest.decoding import Decoding
 from otelwatch.ingest.signals import Encoding, Signal
 from otelwatch.runtime import Runtime
@@ -49,6 +49,8 @@ def test_workers_store_exactly_what_the_server_itself_would(tmp_path: Path) -> N
         runtime = start_runtime(tmp_path / f"w{workers}.duckdb", decode_workers=workers)
         try:
             assert (runtime.decode_pool is not None) == bool(workers)
+            if runtime.decode_pool is not None:
+                _wait_until_ready(runtime.decode_pool)
             _send_everything(runtime)
             stores[workers] = _contents(runtime)
         finally:
@@ -57,9 +59,18 @@ def test_workers_store_exactly_what_the_server_itself_would(tmp_path: Path) -> N
     assert len(stores[2]["spans"]) == 18
 
 
+def _wait_until_ready(pool: DecodePool) -> None:
+    deadline = time.monotonic() + 60
+    while not pool.ready:
+        assert time.monotonic() < deadline, "the decoder processes never started"
+        time.sleep(0.05)
+
+
 def test_decode_errors_keep_their_status_across_processes(tmp_path: Path) -> None:
     runtime = start_runtime(tmp_path / "e.duckdb", decode_workers=1)
     try:
+        assert runtime.decode_pool is not None
+        _wait_until_ready(runtime.decode_pool)
         assert runtime.grpc_address and runtime.http_address
         answer = grpc_export(runtime.grpc_address, "traces", b"\x0a\xff\xff\xff\xff\x0f junk")
         assert answer.code == grpc.StatusCode.INVALID_ARGUMENT
@@ -88,6 +99,7 @@ def test_a_dead_worker_is_replaced_and_loses_nothing(tmp_path: Path) -> None:
     try:
         pool = runtime.decode_pool
         assert pool is not None
+        _wait_until_ready(pool)
         assert runtime.grpc_address and runtime.http_address
         traces = next(r for r in recorded("grpc") if r.signal == "traces")
         send_recorded(runtime.grpc_address, runtime.http_address, traces)
@@ -130,6 +142,8 @@ def test_limits_and_redaction_run_in_the_workers(tmp_path: Path) -> None:
         tmp_path / "r.duckdb", decode_workers=1, redact=redact.parse("tool-input")
     )
     try:
+        assert runtime.decode_pool is not None
+        _wait_until_ready(runtime.decode_pool)
         _send_everything(runtime)
         rows = query(
             runtime,
@@ -148,8 +162,13 @@ def test_workers_that_cannot_start_leave_decoding_to_the_server(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # A step that cannot be sent to another process, as a system that forbids starting one
-    # would: the pool gives up and says so, and the caller decodes in its own threads.
+    # would: the pool gives up and says so, and requests are decoded in the caller's thread.
     unpicklable = Decoding(prepare=lambda batch: None)
+    pool = DecodePool(unpicklable, 1)
     with caplog.at_level(logging.WARNING):
-        assert start_pool(unpicklable, 1) is None
+        pool.start_in_background().join(60)
     assert "decoder processes did not start" in caplog.text
+    assert not pool.ready
+    traces = next(r for r in recorded("grpc") if r.signal == "traces")
+    assert pool(Signal.TRACES, Encoding.PROTOBUF, traces.body, 1).span_count > 0
+    pool.close()
