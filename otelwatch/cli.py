@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -23,6 +24,10 @@ from otelwatch.commands import (
 
 # Each sub-command is a module with NAME, add_parser() and run(); list new ones here.
 COMMANDS = (serve, env, demo, export, query, import_, replay, trace)
+
+
+# Options that apply to every command, so they may come before it.
+_GLOBAL_OPTIONS = frozenset({"-v", "-vv", "-vvv", "--verbose"})
 
 
 class _Parser(argparse.ArgumentParser):
@@ -52,13 +57,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run otelwatch; returns the process exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    words = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(words)
+    if args.command is not None and args.command in words:
+        # The dashboard's options sit on the top level, so argparse takes `otelwatch --db X
+        # serve` and then lets serve's own defaults overwrite them: the user's --db is lost.
+        before = words[: words.index(args.command)]
+        misplaced = [w for w in before if w.startswith("-") and w not in _GLOBAL_OPTIONS]
+        if misplaced:
+            option = misplaced[0].split("=", 1)[0]
+            parser.error(f"{option} goes after the command: otelwatch {args.command} {option} …")
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="otelwatch: %(levelname)s: %(message)s")
     try:
         status: int = args.run(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`otelwatch query … | head`): not an error. Point stdout at
+        # /dev/null so that the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return status
 
 

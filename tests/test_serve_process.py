@@ -196,6 +196,8 @@ def test_port_in_use_is_a_one_line_error(tmp_path: Path, flag: str) -> None:
         ["no-such-command"],
         ["--no-such-flag"],
         ["--db"],
+        ["--db", "/tmp/x.duckdb", "serve"],  # would be ignored: serve's own --db wins
+        ["--grpc-port=4999", "query", "SELECT 1"],
     ],
 )
 def test_bad_arguments_are_one_line_and_exit_2(args: list[str]) -> None:
@@ -204,6 +206,19 @@ def test_bad_arguments_are_one_line_and_exit_2(args: list[str]) -> None:
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "error:" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_reader_that_goes_away_is_not_an_error() -> None:
+    # `otelwatch env | head -1`: the pipe closes while otelwatch still writes.
+    proc = subprocess.Popen(
+        [*OTELWATCH, "env"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()
+    error = proc.stderr.read()
+    assert proc.wait(60) == 0, error
+    assert "Traceback" not in error
 
 
 def test_version_and_help() -> None:
