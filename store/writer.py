@@ -459,7 +459,7 @@ class Writer:
                 for name, (table, columns, _) in zip(names, inserts, strict=True):
                     column_list = ", ".join(f'"{c}"' for c in columns)
                     conn.execute(f"INSERT INTO {table} ({column_list}) SELECT * FROM {name}")
-                rollups.add(conn, {t: name for name, (t, _, _) in zip(names, inserts, strict=True)})
+                rollups.add(conn, {table: arrow for table, _, arrow in inserts})
                 conn.execute("COMMIT")
             except duckdb.FatalException:
                 # DuckDB has given up on the database: any further statement, the rollback
