@@ -211,13 +211,16 @@ def add(conn: duckdb.DuckDBPyConnection, inserted: Mapping[str, pa.Table]) -> No
 
     ``inserted`` maps a table name (``spans``, ``log_events``, ``metric_points``) to the Arrow
     table of the rows inserted into it (the metric points with their ``increase``); other
-    tables are ignored. The totals are computed with Arrow, not SQL: planning a query of this
-    size costs DuckDB several milliseconds, Arrow well under one.
+    tables are ignored. The totals are computed in Python for a small commit and with Arrow for
+    a large one, not in SQL: planning a query of this size costs DuckDB several milliseconds.
     """
-    parts = [_DELTAS[table](rows) for table, rows in inserted.items() if table in _DELTAS]
-    if not parts:
+    tables = {t: rows for t, rows in inserted.items() if t in _DELTAS and rows.num_rows}
+    if not tables:
         return
-    delta = pa.concat_tables(parts)
+    if sum(rows.num_rows for rows in tables.values()) <= SMALL_COMMIT_ROWS:
+        delta = _python_totals(tables)
+    else:
+        delta = pa.concat_tables([_DELTAS[t](rows) for t, rows in tables.items()])
     sizes = _sizes.get(id(conn))
     if sizes is None:
         sizes = _sizes[id(conn)] = [_count(conn), 0]
@@ -227,6 +230,106 @@ def add(conn: duckdb.DuckDBPyConnection, inserted: Mapping[str, pa.Table]) -> No
     sizes[1] += delta.num_rows
     if sizes[1] > max(COMPACT_AFTER_ROWS, sizes[0] // 4):
         sizes[:] = [compact(conn), 0]
+
+
+# Up to this many rows a commit's totals are added up in Python: Arrow's ~40 compute calls
+# take ~2 ms whatever the size, and each lets go of the GIL, which under load (the listeners'
+# threads want it too) can cost the writer a switch interval each time.
+SMALL_COMMIT_ROWS = 1_000
+_AT = {c: i for i, c in enumerate(COLUMNS)}
+
+
+def _python_totals(tables: Mapping[str, pa.Table]) -> pa.Table:
+    """The same totals as the Arrow functions below, added up in Python."""
+    acc: dict[tuple[Any, Any], list[Any]] = {}
+    fresh = [None] * (3 + len(FIRSTS) + len(LASTS)) + [0] * len(SUMS)
+    first, last = _AT["first_ns"], _AT["last_ns"]
+
+    def entry(session: Any, model: Any, service: Any, start: int, end: int) -> list[Any]:
+        row = acc.get((session, model))
+        if row is None:
+            row = acc[(session, model)] = [session, model, service, *fresh[3:]]
+        elif row[2] is None:
+            row[2] = service
+        row[first] = start if row[first] is None else min(row[first], start)
+        row[last] = end if row[last] is None else max(row[last], end)
+        return row
+
+    def span(row: list[Any], lo: str, hi: str, t: int) -> None:
+        i, j = _AT[lo], _AT[hi]
+        row[i] = t if row[i] is None else min(row[i], t)
+        row[j] = t if row[j] is None else max(row[j], t)
+
+    def add(row: list[Any], column: str, value: Any) -> None:
+        if value is not None:
+            row[_AT[column]] += value
+
+    counted = {
+        "user_prompt": "prompts",
+        "api_error": "api_errors",
+        "api_retries_exhausted": "retries_exhausted",
+        "api_refusal": "refusals",
+    }
+    if (rows := tables.get("log_events")) is not None:
+        c = rows.select(
+            ["session_id", "model", "service_name", "time_ns", "event_name", "cost_usd",
+             "input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens",
+             "success"]
+        ).to_pydict()  # fmt: skip
+        for i, t in enumerate(c["time_ns"]):
+            row = entry(c["session_id"][i], c["model"][i], c["service_name"][i], t, t)
+            name = c["event_name"][i]
+            if name == "api_request":
+                span(row, "ev_first_ns", "ev_last_ns", t)
+                row[_AT["requests"]] += 1
+                add(row, "ev_cost", c["cost_usd"][i])
+                add(row, "ev_input", c["input_tokens"][i])
+                add(row, "ev_output", c["output_tokens"][i])
+                add(row, "ev_cache_read", c["cache_read_tokens"][i])
+                add(row, "ev_cache_creation", c["cache_creation_tokens"][i])
+            elif name == "tool_result":
+                row[_AT["tool_calls"]] += 1
+                if c["success"][i] is False:
+                    row[_AT["tool_failures"]] += 1
+            elif name in counted:
+                row[_AT[counted[name]]] += 1
+    kinds = {
+        (TOKEN_METRIC, "input"): "mp_input",
+        (TOKEN_METRIC, "output"): "mp_output",
+        (TOKEN_METRIC, "cacheRead"): "mp_cache_read",
+        (TOKEN_METRIC, "cacheCreation"): "mp_cache_creation",
+        (LINES, "added"): "lines_added",
+        (LINES, "removed"): "lines_removed",
+        (ACTIVE_TIME, "user"): "active_user_s",
+        (ACTIVE_TIME, "cli"): "active_cli_s",
+    }
+    whole = {COST_METRIC: "mp_cost", COMMITS: "commits", PULL_REQUESTS: "pull_requests"}
+    if (rows := tables.get("metric_points")) is not None:
+        c = rows.select(
+            ["session_id", "model", "service_name", "time_ns", "metric_name", "type", "increase"]
+        ).to_pydict()
+        for i, t in enumerate(c["time_ns"]):
+            row = entry(c["session_id"][i], c["model"][i], c["service_name"][i], t, t)
+            name, increase = c["metric_name"][i], c["increase"][i]
+            if name in (COST_METRIC, TOKEN_METRIC):
+                span(row, "mp_first_ns", "mp_last_ns", t)
+                row[_AT["mp_points"]] += 1
+            column = whole.get(name) or kinds.get((name, c["type"][i]))
+            if column is not None:
+                add(row, column, increase)
+    if (rows := tables.get("spans")) is not None:
+        d = rows.select(
+            ["session_id", "service_name", "start_ns", "end_ns", "span_type"]
+        ).to_pydict()
+        for i, start in enumerate(d["start_ns"]):
+            row = entry(d["session_id"][i], None, d["service_name"][i], start, d["end_ns"][i])
+            if d["span_type"][i] == "interaction":
+                row[_AT["interactions"]] += 1
+    values = list(acc.values())
+    return pa.Table.from_arrays(
+        [pa.array([v[i] for v in values], type=_TYPES[n]) for i, n in enumerate(COLUMNS)],
+        names=list(COLUMNS),
+    )
 
 
 # An Arrow array or chunked array (pyarrow's stubs type the compute functions too narrowly).

@@ -65,9 +65,12 @@ def conn(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     connection.close()
 
 
+@pytest.mark.parametrize("small", [0, rollups.SMALL_COMMIT_ROWS], ids=["arrow", "python"])
 def test_the_writer_keeps_the_totals_equal_to_the_raw_tables(
-    conn: duckdb.DuckDBPyConnection,
+    conn: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch, small: int
 ) -> None:
+    # Small commits are added up in Python, large ones with Arrow: both ways are checked.
+    monkeypatch.setattr(rollups, "SMALL_COMMIT_ROWS", small)
     writer = Writer(conn)
     writer.start()
     with_events = Simulator(seed=3, sessions=4, start_ns=DAY0)
