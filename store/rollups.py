@@ -1,6 +1,6 @@
 """Per-session totals kept up to date by the writer, so the dashboard never adds up a million rows.
 
-``session_rollup`` has one row per session and model (``NULL`` for either when the items had
+``session_rollup`` has rows per session and model (``NULL`` for either when the items had
 none): what its ``api_request`` events and its cost and token metric points spent, what else it
 did (prompts, tool calls, failures, activity metrics, interaction spans), and when it was first
 and last seen. The Overview's totals and the Sessions list read it instead of the raw tables.
@@ -11,7 +11,7 @@ through here too:
 - the writer appends each commit's totals (of its rows after the duplicate filter) in the same
   transaction as the insert (:func:`add`), so a reader never sees one without the other. Several
   rows may hold the same session and model; every query adds them up, and :func:`compact` folds
-  them into one once they are many (appending costs ~4 ms a commit at a million items, merging
+  them into one once they are many (appending costs ~1.6 ms a commit at a million items, merging
   into the existing rows cost ~16 ms);
 - retention recomputes the rows of the sessions it deleted from (:func:`rebuild`), in the same
   transaction as the delete;

@@ -14,14 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from otelwatch.store.queries.base import QueryBase
-
-COST_METRIC = "claude_code.cost.usage"
-TOKEN_METRIC = "claude_code.token.usage"  # noqa: S105 (a metric name, not a secret)
-
-LINES = "claude_code.lines_of_code.count"
-COMMITS = "claude_code.commit.count"
-PULL_REQUESTS = "claude_code.pull_request.count"
-ACTIVE_TIME = "claude_code.active_time.total"
+from otelwatch.store.rollups import COST_METRIC, TOKEN_METRIC
 
 _NS_PER_S = 1_000_000_000
 
