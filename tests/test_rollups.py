@@ -16,7 +16,8 @@ import pytest
 
 from otelwatch.ingest import otlp_proto
 from otelwatch.simulator import Simulator
-from otelwatch.store import database, rollups
+from otelwatch.store import database, rollup_totals, rollups
+from otelwatch.store.arrow_rows import pack
 from otelwatch.store.queries.overview import spend_cte
 from otelwatch.store.reader import Reader
 from otelwatch.store.retention import NS_PER_DAY, Retention, RetentionPolicy
@@ -49,13 +50,17 @@ def recomputed(conn: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
     return _rows(conn, f"SELECT {', '.join(rollups.COLUMNS)} FROM ({rollups.aggregate()})")
 
 
-def send(writer: Writer, sim: Simulator, seconds: float, *, logs: bool = True) -> None:
+def send(
+    writer: Writer, sim: Simulator, seconds: float, *, logs: bool = True, packed: bool = False
+) -> None:
     """``seconds`` of the simulator, one commit per export (without its events if not
-    ``logs``: Claude Code with the events switched off)."""
+    ``logs``: Claude Code with the events switched off); ``packed`` as decoder processes send
+    them, with the totals of their spans and events computed already."""
     for export in sim.advance(seconds):
         if export.signal == "logs" and not logs:
             continue
-        writer.write(DECODE[export.signal](export.body(), sim.now_ns))
+        batch = DECODE[export.signal](export.body(), sim.now_ns)
+        writer.write(pack(batch) if packed else batch)
 
 
 @pytest.fixture
@@ -65,21 +70,23 @@ def conn(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     connection.close()
 
 
-@pytest.mark.parametrize("small", [0, rollups.SMALL_COMMIT_ROWS], ids=["arrow", "python"])
+@pytest.mark.parametrize("packed", [False, True], ids=["rows", "packed"])
+@pytest.mark.parametrize("small", [0, rollup_totals.SMALL_COMMIT_ROWS], ids=["arrow", "python"])
 def test_the_writer_keeps_the_totals_equal_to_the_raw_tables(
-    conn: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch, small: int
+    conn: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch, small: int, packed: bool
 ) -> None:
-    # Small commits are added up in Python, large ones with Arrow: both ways are checked.
-    monkeypatch.setattr(rollups, "SMALL_COMMIT_ROWS", small)
+    # Small commits are added up in Python, large ones with Arrow: both ways are checked; and
+    # both the rows of in-process decoding and what decoder processes send.
+    monkeypatch.setattr(rollup_totals, "SMALL_COMMIT_ROWS", small)
     writer = Writer(conn)
     writer.start()
     with_events = Simulator(seed=3, sessions=4, start_ns=DAY0)
     metrics_only = Simulator(seed=4, sessions=2, start_ns=DAY0)
-    send(writer, with_events, 600)
-    send(writer, metrics_only, 600, logs=False)
+    send(writer, with_events, 600, packed=packed)
+    send(writer, metrics_only, 600, logs=False, packed=packed)
     # An exporter's retry: the same requests again are dropped, and so not counted twice.
     again = Simulator(seed=3, sessions=4, start_ns=DAY0)
-    send(writer, again, 120)
+    send(writer, again, 120, packed=packed)
     writer.close()
 
     totals = stored(conn)
