@@ -16,7 +16,7 @@ import pytest
 
 from otelwatch.ingest import otlp_proto
 from otelwatch.simulator import Simulator
-from otelwatch.store import database, rollup_totals, rollups
+from otelwatch.store import database, rollups
 from otelwatch.store.arrow_rows import pack
 from otelwatch.store.queries.overview import spend_cte
 from otelwatch.store.reader import Reader
@@ -55,7 +55,7 @@ def send(
 ) -> None:
     """``seconds`` of the simulator, one commit per export (without its events if not
     ``logs``: Claude Code with the events switched off); ``packed`` as decoder processes send
-    them, with the totals of their spans and events computed already."""
+    them."""
     for export in sim.advance(seconds):
         if export.signal == "logs" and not logs:
             continue
@@ -71,13 +71,13 @@ def conn(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 @pytest.mark.parametrize("packed", [False, True], ids=["rows", "packed"])
-@pytest.mark.parametrize("small", [0, rollup_totals.SMALL_COMMIT_ROWS], ids=["arrow", "python"])
+@pytest.mark.parametrize("small", [0, rollups.SMALL_COMMIT_ROWS], ids=["arrow", "python"])
 def test_the_writer_keeps_the_totals_equal_to_the_raw_tables(
     conn: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch, small: int, packed: bool
 ) -> None:
     # Small commits are added up in Python, large ones with Arrow: both ways are checked; and
     # both the rows of in-process decoding and what decoder processes send.
-    monkeypatch.setattr(rollup_totals, "SMALL_COMMIT_ROWS", small)
+    monkeypatch.setattr(rollups, "SMALL_COMMIT_ROWS", small)
     writer = Writer(conn)
     writer.start()
     with_events = Simulator(seed=3, sessions=4, start_ns=DAY0)
