@@ -12,7 +12,6 @@ from typing import Any
 
 import pyarrow as pa
 
-from otelwatch.store.rollup_totals import totals
 from otelwatch.store.rows import (
     LOG_EVENT_COLUMNS,
     SPAN_COLUMNS,
@@ -72,20 +71,17 @@ def table(
 
 
 def pack(batch: RowBatch) -> RowBatch:
-    """Move ``batch``'s spans and log events into :class:`PackedRows`, with their per-session
-    totals; returns the batch.
+    """Move ``batch``'s spans and log events into :class:`PackedRows`; returns the batch.
 
     Metric points stay rows: the writer computes each cumulative point's increase from the
     series' previous point, which only it knows.
     """
     if batch.spans:
         keys = [span_key(row) for row in batch.spans]
-        spans = table(SPAN_COLUMNS, batch.spans)
-        batch.packed_spans = PackedRows(spans, keys, totals({"spans": spans}))
+        batch.packed_spans = PackedRows(table(SPAN_COLUMNS, batch.spans), keys)
         batch.spans = []
     if batch.log_events:
         keys = [log_key(row) for row in batch.log_events]
-        events = table(LOG_EVENT_COLUMNS, batch.log_events)
-        batch.packed_log_events = PackedRows(events, keys, totals({"log_events": events}))
+        batch.packed_log_events = PackedRows(table(LOG_EVENT_COLUMNS, batch.log_events), keys)
         batch.log_events = []
     return batch

@@ -224,8 +224,6 @@ class PackedRows:
 
     table: Any  # a pyarrow.Table; typed loosely so this module needs only the standard library
     keys: list[Hashable]
-    # The table's per-session totals (store/rollup_totals.py), for when every row is new.
-    totals: Any = None
 
     def __len__(self) -> int:
         return len(self.keys)

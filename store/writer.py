@@ -418,17 +418,10 @@ class Writer:
         log_table = logs.as_table(LOG_EVENT_COLUMNS)
         if log_table is not None:
             inserts.append(("log_events", LOG_EVENT_COLUMNS, log_table))
-        # The per-session totals: packed tables bring theirs, the rest are computed here.
-        untotalled: dict[str, pa.Table] = {}
         if points:
             columns = (*METRIC_POINT_COLUMNS, "increase")
-            point_table = table(columns, points, extra=increases)
-            inserts.append(("metric_points", columns, point_table))
-            untotalled["metric_points"] = point_table
-        for name, rows in (("spans", spans), ("log_events", logs)):
-            if (cut := rows.untotalled()) is not None:
-                untotalled[name] = cut
-        self._run_transaction(inserts, untotalled, [*spans.totals, *logs.totals])
+            inserts.append(("metric_points", columns, table(columns, points, extra=increases)))
+        self._run_transaction(inserts)
 
         # Only what is on disk may be remembered.
         self._known_resources |= new_resource_ids
@@ -448,13 +441,8 @@ class Writer:
             seconds=time.perf_counter() - started,
         )
 
-    def _run_transaction(
-        self,
-        inserts: list[tuple[str, Sequence[str], pa.Table]],
-        untotalled: dict[str, pa.Table],
-        totals: list[pa.Table],
-    ) -> None:
-        """Insert every table, and the rows' per-session totals, in one transaction.
+    def _run_transaction(self, inserts: list[tuple[str, Sequence[str], pa.Table]]) -> None:
+        """Insert every table in one transaction.
 
         The Arrow tables are registered before BEGIN and unregistered after the transaction
         ends: unregistering is a statement, and inside an aborted transaction it would fail and
@@ -471,7 +459,7 @@ class Writer:
                 for name, (table, columns, _) in zip(names, inserts, strict=True):
                     column_list = ", ".join(f'"{c}"' for c in columns)
                     conn.execute(f"INSERT INTO {table} ({column_list}) SELECT * FROM {name}")
-                rollups.add(conn, untotalled, totals)
+                rollups.add(conn, {table: arrow for table, _, arrow in inserts})
                 conn.execute("COMMIT")
             except duckdb.FatalException:
                 # DuckDB has given up on the database: any further statement, the rollback
@@ -547,17 +535,7 @@ def _first_line(exc: BaseException) -> str:
 class _NewRows:
     """The rows of one table in a group that are not repeats, as rows and as packed tables."""
 
-    __slots__ = (
-        "_batch_keys",
-        "_keys",
-        "_rows",
-        "_seen",
-        "_tables",
-        "_untotalled",
-        "count",
-        "dropped",
-        "totals",
-    )
+    __slots__ = ("_batch_keys", "_keys", "_rows", "_seen", "_tables", "count", "dropped")
 
     def __init__(self, seen: RecentKeys) -> None:
         self._seen = seen
@@ -565,9 +543,6 @@ class _NewRows:
         self._keys: list[Hashable] = []
         self._rows: list[tuple[Any, ...]] = []
         self._tables: list[pa.Table] = []
-        # Packed tables kept whole come with their totals; the others' are computed here.
-        self.totals: list[pa.Table] = []
-        self._untotalled: list[pa.Table] = []
         self.count = 0
         self.dropped = 0
 
@@ -587,32 +562,17 @@ class _NewRows:
         mask = [self._is_new(key) for key in packed.keys]
         if all(mask):
             self._tables.append(packed.table)
-            if packed.totals is not None:
-                self.totals.append(packed.totals)
-            else:
-                self._untotalled.append(packed.table)
         elif any(mask):
-            kept = packed.table.filter(pa.array(mask, pa.bool_()))
-            self._tables.append(kept)
-            self._untotalled.append(kept)
+            self._tables.append(packed.table.filter(pa.array(mask, pa.bool_())))
 
     def as_table(self, columns: Sequence[str]) -> pa.Table | None:
         """Every new row as one table, or ``None`` when there is none."""
         tables = list(self._tables)
         if self._rows:
-            rows = table(columns, self._rows)
-            tables.append(rows)
-            self._untotalled.append(rows)
+            tables.append(table(columns, self._rows))
         if not tables:
             return None
         return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
-
-    def untotalled(self) -> pa.Table | None:
-        """The new rows whose totals are still to be computed (after :meth:`as_table`)."""
-        parts = self._untotalled
-        if not parts:
-            return None
-        return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
 
     def remember(self) -> None:
         """After the commit: remember the keys written, so that retries are dropped."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from otelwatch.store.queries.base import QueryBase
-from otelwatch.store.rollup_totals import COST_METRIC, TOKEN_METRIC
+from otelwatch.store.rollups import COST_METRIC, TOKEN_METRIC
 
 _NS_PER_S = 1_000_000_000
 
