@@ -71,7 +71,9 @@ class DecodePool:
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self._starter: threading.Thread | None = None
-        self._executor = self._new_executor()
+        # Made by start(): making one already talks to the fork server, which can fail (a
+        # system that forbids it), and the caller of the constructor must not see that.
+        self._executor: ProcessPoolExecutor | None = None
 
     def _new_executor(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
@@ -88,8 +90,12 @@ class DecodePool:
 
     def start(self) -> None:
         """Start every worker now and wait for them; from then on calls go to the workers."""
+        with self._lock:
+            if self._executor is None:
+                self._executor = self._new_executor()
+            executor = self._executor
         futures = [
-            self._executor.submit(_decode_in_worker, Signal.TRACES, Encoding.PROTOBUF, b"", 0)
+            executor.submit(_decode_in_worker, Signal.TRACES, Encoding.PROTOBUF, b"", 0)
             for _ in range(self._workers)
         ]
         for future in futures:
@@ -112,7 +118,8 @@ class DecodePool:
                     "decoding in the server itself: decoder processes did not start (%s)", exc
                 )
                 with self._lock:
-                    self._executor.shutdown(wait=False, cancel_futures=True)
+                    if self._executor is not None:
+                        self._executor.shutdown(wait=False, cancel_futures=True)
 
         self._starter = threading.Thread(target=start, name="otelwatch-decode-start", daemon=True)
         self._starter.start()
@@ -126,6 +133,7 @@ class DecodePool:
             return self._decoding(signal, encoding, body, received_ns)
         for _attempt in range(2):
             executor = self._executor
+            assert executor is not None  # ready
             try:
                 return executor.submit(
                     _decode_in_worker, signal, encoding, body, received_ns
@@ -147,4 +155,5 @@ class DecodePool:
         if self._starter is not None:
             self._starter.join()
         with self._lock:
-            self._executor.shutdown(wait=True, cancel_futures=True)
+            if self._executor is not None:
+                self._executor.shutdown(wait=True, cancel_futures=True)
