@@ -381,11 +381,7 @@ class Writer:
         new_resource_ids: set[str] = set()
         spans = _NewRows(self._seen_spans)
         logs = _NewRows(self._seen_logs)
-        points: list[MetricPointRow] = []
-        point_keys: list[tuple[str, int, int]] = []
-        seen_points = self._seen_points
-        batch_point_keys: set[tuple[str, int, int]] = set()
-        dropped = 0
+        points = _NewRows(self._seen_points)
 
         for batch in batches:
             for rid, resource in batch.resources.items():
@@ -398,16 +394,9 @@ class Writer:
                 spans.add_packed(batch.packed_spans)
             if batch.packed_log_events is not None:
                 logs.add_packed(batch.packed_log_events)
-            for point in batch.metric_points:
-                pkey = (point[METRIC_SERIES_KEY], point[METRIC_START_NS], point[METRIC_TIME_NS])
-                if pkey in batch_point_keys or pkey in seen_points:
-                    dropped += 1
-                    continue
-                batch_point_keys.add(pkey)
-                point_keys.append(pkey)
-                points.append(point)
+            points.add_rows(batch.metric_points, _point_key)
 
-        increases, series_changes = self._increases(points)
+        increases, series_changes = self._increases(points.rows)
 
         inserts: list[tuple[str, Sequence[str], pa.Table]] = []
         if resources:
@@ -418,24 +407,22 @@ class Writer:
         log_table = logs.as_table(LOG_EVENT_COLUMNS)
         if log_table is not None:
             inserts.append(("log_events", LOG_EVENT_COLUMNS, log_table))
-        if points:
-            columns = (*METRIC_POINT_COLUMNS, "increase")
-            inserts.append(("metric_points", columns, table(columns, points, extra=increases)))
+        columns = (*METRIC_POINT_COLUMNS, "increase")
+        point_table = points.as_table(columns, extra=increases)
+        if point_table is not None:
+            inserts.append(("metric_points", columns, point_table))
         self._run_transaction(inserts)
 
         # Only what is on disk may be remembered.
         self._known_resources |= new_resource_ids
-        spans.remember()
-        logs.remember()
-        seen_points.expire()
-        for pkey in point_keys:
-            seen_points.add(pkey)
+        for new in (spans, logs, points):
+            new.remember()
+            self.duplicates_dropped += new.dropped
         self._cumulative.update(series_changes)
-        self.duplicates_dropped += dropped + spans.dropped + logs.dropped
         return Committed(
             spans=spans.count,
             log_events=logs.count,
-            metric_points=len(points),
+            metric_points=points.count,
             resources=len(resources),
             requests=len(batches),
             seconds=time.perf_counter() - started,
@@ -525,6 +512,11 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _point_key(point: MetricPointRow) -> Hashable:
+    """What makes a metric point a repeat: its series and times."""
+    return (point[METRIC_SERIES_KEY], point[METRIC_START_NS], point[METRIC_TIME_NS])
+
+
 class _NewRows:
     """The rows of one table in a group that are not repeats, as rows and as packed tables."""
 
@@ -534,7 +526,7 @@ class _NewRows:
         self._seen = seen
         self._batch_keys: set[Hashable] = set()
         self._keys: list[Hashable] = []
-        self._rows: list[tuple[Any, ...]] = []
+        self._rows: list[Any] = []
         self._tables: list[pa.Table] = []
         self.count = 0
         self.dropped = 0
@@ -558,11 +550,17 @@ class _NewRows:
         elif any(mask):
             self._tables.append(packed.table.filter(pa.array(mask, pa.bool_())))
 
-    def as_table(self, columns: Sequence[str]) -> pa.Table | None:
-        """Every new row as one table, or ``None`` when there is none."""
+    @property
+    def rows(self) -> list[Any]:
+        """The new rows that came as rows (not packed), in order."""
+        return self._rows
+
+    def as_table(self, columns: Sequence[str], extra: list[Any] | None = None) -> pa.Table | None:
+        """Every new row as one table (``extra``: one more column for the rows that came as
+        rows), or ``None`` when there is none."""
         tables = list(self._tables)
         if self._rows:
-            tables.append(table(columns, self._rows))
+            tables.append(table(columns, self._rows, extra))
         if not tables:
             return None
         return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
