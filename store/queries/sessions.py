@@ -77,7 +77,7 @@ class SessionQueries(QueryBase):
                            {matches}
                     FROM session_rollup WHERE session_id IS NOT NULL GROUP BY session_id
                 ),
-                top AS (
+                top AS MATERIALIZED (
                     SELECT * FROM a {where} ORDER BY last_ns DESC, session_id LIMIT ?
                 ),
                 m AS (
