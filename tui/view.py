@@ -13,7 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from textual.binding import Binding, BindingType
 from textual.widget import Widget
+
+from otelwatch.tui.filter_bar import FilterBar
 
 if TYPE_CHECKING:
     from otelwatch.store.reader import Reader
@@ -68,3 +71,38 @@ class DataView(Widget):
         reload = getattr(self.app, "reload_view", None)
         if reload is not None:
             reload(self)
+
+
+class FilteredView(DataView):
+    """A view with the `/` text filter: ``_text`` narrows what :meth:`loader` reads.
+
+    `/` opens the :class:`FilterBar` with the current text, each change reloads, and `Esc`
+    clears it; closing the bar gives the keys back to the view's main widget.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "filter", "Filter"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+    ]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._text = ""
+
+    def action_filter(self) -> None:
+        self.query_one(FilterBar).open(self._text)
+
+    def action_clear_filter(self) -> None:
+        if self._text:
+            self._text = ""
+            self.query_one(FilterBar).close()
+            self.reload()
+
+    def on_filter_bar_changed(self, message: FilterBar.Changed) -> None:
+        message.stop()
+        self._text = message.text
+        self.reload()
+
+    def on_filter_bar_closed(self, message: FilterBar.Closed) -> None:
+        message.stop()
+        self.focus_default()

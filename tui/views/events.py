@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
 from otelwatch.tui import format as fmt
 from otelwatch.tui.event_detail import EventDetailScreen
 from otelwatch.tui.filter_bar import FilterBar
-from otelwatch.tui.view import DataView, Loader, Scope
+from otelwatch.tui.view import FilteredView, Loader, Scope
 
 if TYPE_CHECKING:
     from otelwatch.store.queries.events import EventRow
@@ -21,7 +20,7 @@ if TYPE_CHECKING:
 LIMIT = 500
 
 
-class EventsView(DataView):
+class EventsView(FilteredView):
     """One line per event: time, session, event, tool or model, duration, cost, outcome."""
 
     KEY = "4"
@@ -29,14 +28,8 @@ class EventsView(DataView):
     TABLES = frozenset({"log_events"})
     HELP = "The event stream, newest first. It follows new events unless paused."
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "filter", "Filter"),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
-    ]
-
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._text = ""
         self._keys: list[int] = []
 
     def compose(self) -> ComposeResult:
@@ -103,21 +96,3 @@ class EventsView(DataView):
         # Enter on a row: the table's own binding selects it, and selecting opens it.
         event.stop()
         self.action_open()
-
-    def action_filter(self) -> None:
-        self.query_one(FilterBar).open(self._text)
-
-    def action_clear_filter(self) -> None:
-        if self._text:
-            self._text = ""
-            self.query_one(FilterBar).close()
-            self.reload()
-
-    def on_filter_bar_changed(self, message: FilterBar.Changed) -> None:
-        message.stop()
-        self._text = message.text
-        self.reload()
-
-    def on_filter_bar_closed(self, message: FilterBar.Closed) -> None:
-        message.stop()
-        self.query_one(DataTable).focus()

@@ -20,7 +20,7 @@ from textual.widgets import DataTable
 from otelwatch.tui import format as fmt
 from otelwatch.tui.filter_bar import FilterBar
 from otelwatch.tui.messages import SessionChosen
-from otelwatch.tui.view import DataView, Loader, Scope
+from otelwatch.tui.view import FilteredView, Loader, Scope
 
 if TYPE_CHECKING:
     from otelwatch.store.queries.sessions import SessionRow
@@ -59,7 +59,7 @@ def started(ns: int, now_ns: int) -> str:
     return fmt.date_time(ns)[5:]
 
 
-class SessionsView(DataView):
+class SessionsView(FilteredView):
     """Every session: id, start, last seen, live or idle, cost, tokens, prompts, tools, errors,
     models."""
 
@@ -84,14 +84,11 @@ class SessionsView(DataView):
         "sessions--all",
     }
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "filter", "Filter"),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("x", "export", "Export"),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._text = ""
         self._keys: list[str] = []
         self._rows: list[SessionRow] = []
         self._chosen: str | None = None
@@ -272,21 +269,3 @@ class SessionsView(DataView):
         self.app.call_from_thread(
             self.notify, f"Wrote {path}", title="Session summary written", markup=False
         )
-
-    def action_filter(self) -> None:
-        self.query_one(FilterBar).open(self._text)
-
-    def action_clear_filter(self) -> None:
-        if self._text:
-            self._text = ""
-            self.query_one(FilterBar).close()
-            self.reload()
-
-    def on_filter_bar_changed(self, message: FilterBar.Changed) -> None:
-        message.stop()
-        self._text = message.text
-        self.reload()
-
-    def on_filter_bar_closed(self, message: FilterBar.Closed) -> None:
-        message.stop()
-        self.query_one(DataTable).focus()

@@ -23,7 +23,7 @@ from otelwatch.tui import format as fmt
 from otelwatch.tui.filter_bar import FilterBar
 from otelwatch.tui.trace_explorer import TraceExplorer
 from otelwatch.tui.trace_model import TraceModel, build_model, common_prefix
-from otelwatch.tui.view import DataView, Loader, Scope
+from otelwatch.tui.view import FilteredView, Loader, Scope
 
 if TYPE_CHECKING:
     from otelwatch.store.queries.traces import TraceRow, TraceSort
@@ -73,7 +73,7 @@ class TraceTable(DataTable[Text]):
     ]
 
 
-class TracesView(DataView):
+class TracesView(FilteredView):
     """The trace list and, after Enter, one trace's waterfall in its place."""
 
     KEY = "3"
@@ -87,8 +87,6 @@ class TracesView(DataView):
     FOCUS = "TraceTable"
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "filter", "Filter"),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("t", "sort('start')", "By start"),
         Binding("d", "sort('duration')", "By duration"),
         Binding("c", "sort('cost')", "By cost"),
@@ -97,7 +95,6 @@ class TracesView(DataView):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._text = ""
         self._sort: TraceSort = "start"
         self._descending = True
         self._ids: list[str] = []
@@ -355,21 +352,3 @@ class TracesView(DataView):
             self._sort, self._descending = key, True  # type: ignore[assignment]
         self._set_columns()
         self.reload()
-
-    def action_filter(self) -> None:
-        self.query_one(FilterBar).open(self._text)
-
-    def action_clear_filter(self) -> None:
-        if self._text:
-            self._text = ""
-            self.query_one(FilterBar).close()
-            self.reload()
-
-    def on_filter_bar_changed(self, message: FilterBar.Changed) -> None:
-        message.stop()
-        self._text = message.text
-        self.reload()
-
-    def on_filter_bar_closed(self, message: FilterBar.Closed) -> None:
-        message.stop()
-        self.query_one(TraceTable).focus()
