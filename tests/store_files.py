@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,3 +50,34 @@ def otelwatch(*args: str, stdin: str | None = None, timeout: float = 60) -> Run:
         [*OTELWATCH, *args], capture_output=True, text=True, timeout=timeout, input=stdin
     )
     return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+def start_serve(
+    db: Path, *extra: str, prefix: Sequence[str] = (), env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], str, str]:
+    """``otelwatch serve`` on ``db`` and free ports in a new process (run under ``prefix``, e.g.
+    ``setpriv …``): the process and its gRPC and HTTP addresses, once it listens. The caller
+    stops it. If it never listens, the error shows what it wrote to stderr."""
+    ports = ("--grpc-port", "0", "--http-port", "0")
+    proc = subprocess.Popen(
+        [*prefix, *OTELWATCH, "serve", "--db", str(db), *ports, *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None
+    grpc_addr = http_addr = ""
+    while not (grpc_addr and http_addr):
+        line = proc.stdout.readline()
+        if not line:  # it exited
+            break
+        if m := re.search(r"OTLP/gRPC\s+(\S+)", line):
+            grpc_addr = m[1]
+        if m := re.search(r"OTLP/HTTP\s+https?://(\S+)", line):
+            http_addr = m[1]
+    if not (grpc_addr and http_addr):
+        proc.kill()
+        _, err = proc.communicate(timeout=30)
+        raise AssertionError(f"otelwatch serve did not start: {err}")
+    return proc, grpc_addr, http_addr

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
+from store_files import start_serve
 from tui_harness import RECORDED_NOW_NS, recorded_store
 
 from otelwatch.control import socket_path
@@ -51,28 +50,8 @@ async def test_start_up_warnings_are_shown_in_the_dashboard(tmp_path: Path) -> N
 
 def test_a_control_client_that_hangs_up_leaves_no_traceback(tmp_path: Path) -> None:
     db = tmp_path / "c.duckdb"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "otelwatch",
-            "serve",
-            "--db",
-            str(db),
-            "--grpc-port",
-            "0",
-            "--http-port",
-            "0",
-            "-q",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc, _, _ = start_serve(db, "-q")
     try:
-        assert proc.stdout is not None
-        while "database" not in proc.stdout.readline():
-            assert proc.poll() is None
         path = socket_path(db)
         deadline = time.monotonic() + 10
         while not path.exists() and time.monotonic() < deadline:

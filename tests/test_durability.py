@@ -23,6 +23,7 @@ import pytest
 from conftest import read_file, start_runtime
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from otlp_clients import grpc_export, http_request
+from store_files import start_serve
 
 OTELWATCH = [sys.executable, "-m", "otelwatch"]
 RETRYABLE_GRPC = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED}
@@ -151,41 +152,15 @@ def nobody_dir() -> Iterator[Path]:
 
 
 def _serve_as_nobody(db: Path) -> tuple[subprocess.Popen[str], str, str]:
-    proc = subprocess.Popen(
-        [
-            "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            *OTELWATCH,
-            "serve",
-            "--db",
-            str(db),
-            "--grpc-port",
-            "0",
-            "--http-port",
-            "0",
-            "--retention",
-            "off",
-            "--max-db-size",
-            "off",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    return start_serve(
+        db,
+        "--retention",
+        "off",
+        "--max-db-size",
+        "off",
+        prefix=("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"),
         env={**os.environ, "HOME": str(db.parent)},
     )
-    assert proc.stdout is not None
-    grpc_addr = http_addr = ""
-    for line in proc.stdout:
-        if line.strip().startswith("OTLP/gRPC"):
-            grpc_addr = line.split()[1]
-        if line.strip().startswith("OTLP/HTTP"):
-            http_addr = line.split()[1].removeprefix("http://")
-        if "Ctrl-C stops" in line:
-            break
-    assert grpc_addr and http_addr, proc.stderr.read() if proc.stderr else ""
-    return proc, grpc_addr, http_addr
 
 
 @pytest.mark.slow
@@ -298,18 +273,7 @@ def _http_load(address: str, acked: list[int], stop: threading.Event, first: int
 @pytest.mark.slow
 def test_kill_9_under_http_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
     db = tmp_path / "kill.duckdb"
-    proc = subprocess.Popen(
-        [*OTELWATCH, "serve", "--db", str(db), "--grpc-port", "0", "--http-port", "0", "-q"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    http_addr = ""
-    for line in proc.stdout:
-        if line.strip().startswith("OTLP/HTTP"):
-            http_addr = line.split()[1].removeprefix("http://")
-            break
+    proc, _, http_addr = start_serve(db, "-q")
     acked: list[int] = []
     stop = threading.Event()
     senders = [

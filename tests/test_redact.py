@@ -16,6 +16,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from otlp_clients import grpc_export, http_request
+from store_files import start_serve
 
 from otelwatch.ingest import redact
 from otelwatch.ingest.otlp_json_encode import encode as encode_json
@@ -96,20 +97,7 @@ def _send_all(grpc_addr: str, http_addr: str) -> None:
 
 def _serve_and_kill(db: Path, *extra: str) -> None:
     """Serve, send everything, then kill -9: the data is in the write-ahead log, uncompressed."""
-    proc = subprocess.Popen(
-        [*OTELWATCH, "serve", "--db", str(db), "--grpc-port", "0", "--http-port", "0", *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    grpc_addr = http_addr = ""
-    for line in proc.stdout:
-        if line.strip().startswith("OTLP/gRPC"):
-            grpc_addr = line.split()[1]
-        if line.strip().startswith("OTLP/HTTP"):
-            http_addr = line.split()[1].removeprefix("http://")
-            break
+    proc, grpc_addr, http_addr = start_serve(db, *extra)
     try:
         _send_all(grpc_addr, http_addr)
     finally:

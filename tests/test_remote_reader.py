@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
 from otlp_clients import recorded, send_recorded
+from store_files import start_serve
 from trace_builders import settle
 from tui_harness import RECORDED_NOW_NS, store_with
 
@@ -107,33 +106,7 @@ def test_positional_arguments_and_unknown_calls(served: tuple[Reader, RemoteRead
 
 
 def _serve(db: Path) -> tuple[subprocess.Popen[str], str, str]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "otelwatch",
-            "serve",
-            "--db",
-            str(db),
-            "--grpc-port",
-            "0",
-            "--http-port",
-            "0",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    grpc_addr = http_addr = ""
-    while not (grpc_addr and http_addr):
-        line = proc.stdout.readline()
-        assert line, proc.stderr.read() if proc.stderr else ""
-        if m := re.search(r"OTLP/gRPC\s+(\S+)", line):
-            grpc_addr = m[1]
-        if m := re.search(r"OTLP/HTTP\s+http://(\S+)", line):
-            http_addr = m[1]
-    return proc, grpc_addr, http_addr
+    return start_serve(db)
 
 
 async def test_trace_opens_while_serve_holds_the_database(tmp_path: Path) -> None:

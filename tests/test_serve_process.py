@@ -19,6 +19,7 @@ import pytest
 from conftest import read_file, start_runtime
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from otlp_clients import grpc_export, http_request, recorded, send_recorded
+from store_files import start_serve
 
 OTELWATCH = [sys.executable, "-m", "otelwatch"]
 
@@ -39,24 +40,7 @@ def _request(batch: int, size: int = 20) -> bytes:
 
 @contextmanager
 def serve(db: Path, *extra: str) -> Iterator[tuple[subprocess.Popen[str], str, str]]:
-    proc = subprocess.Popen(
-        [*OTELWATCH, "serve", "--db", str(db), "--grpc-port", "0", "--http-port", "0", *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    grpc_addr = http_addr = ""
-    deadline = time.monotonic() + 30
-    while not (grpc_addr and http_addr) and time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        if m := re.search(r"OTLP/gRPC\s+(\S+)", line):
-            grpc_addr = m[1]
-        if m := re.search(r"OTLP/HTTP\s+http://(\S+)", line):
-            http_addr = m[1]
-    assert grpc_addr and http_addr, proc.stderr.read() if proc.stderr else ""
+    proc, grpc_addr, http_addr = start_serve(db, *extra)
     try:
         yield proc, grpc_addr, http_addr
     finally:
