@@ -16,7 +16,6 @@ import argparse
 import http.client
 import json
 import random
-import re
 import signal
 import subprocess
 import sys
@@ -29,6 +28,9 @@ from pathlib import Path
 import duckdb
 import grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from serve import start_serve  # a sibling module, not a package
 
 from otelwatch.ingest.otlp_json_encode import encode as encode_json
 
@@ -71,34 +73,7 @@ def request(batch: int) -> ExportTraceServiceRequest:
 
 def start(db: Path) -> tuple[subprocess.Popen[str], str, str, float]:
     started = time.monotonic()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "otelwatch",
-            "serve",
-            "--db",
-            str(db),
-            "--grpc-port",
-            "0",
-            "--http-port",
-            "0",
-            "-q",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert proc.stdout is not None
-    grpc_addr = http_addr = ""
-    while not (grpc_addr and http_addr):
-        line = proc.stdout.readline()
-        if not line:
-            raise SystemExit("otelwatch serve did not start")
-        if m := re.search(r"OTLP/gRPC\s+(\S+)", line):
-            grpc_addr = m[1]
-        if m := re.search(r"OTLP/HTTP\s+https?://(\S+)", line):
-            http_addr = m[1]
+    proc, grpc_addr, http_addr = start_serve(db, stderr=subprocess.DEVNULL)
     return proc, grpc_addr, http_addr, time.monotonic() - started
 
 

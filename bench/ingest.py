@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -35,6 +34,7 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import loadgen  # a sibling script, not a package
+from serve import start_serve
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = {"traces": "spans", "logs": "log_events", "metrics": "metric_points"}
@@ -188,40 +188,8 @@ class Server:
     """``otelwatch serve`` as a subprocess on free ports."""
 
     def __init__(self, db: Path, root: Path) -> None:
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "otelwatch",
-                "serve",
-                "--db",
-                str(db),
-                "--grpc-port",
-                "0",
-                "--http-port",
-                "0",
-                "-q",
-            ],
-            # `python -m` puts the working directory first on sys.path, ahead of the editable
-            # install's finder, so the server runs the code under `root`.
-            cwd=root,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.grpc = self.http = ""
-        assert self.process.stdout is not None
         deadline = time.monotonic() + 30
-        while not (self.grpc and self.http):
-            line = self.process.stdout.readline()
-            if not line:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError(f"serve did not start: {self.process.stderr.read()}")  # type: ignore[union-attr]
-                continue
-            if match := re.search(r"OTLP/gRPC\s+(\S+)", line):
-                self.grpc = match[1]
-            if match := re.search(r"OTLP/HTTP\s+http://(\S+)", line):
-                self.http = match[1]
+        self.process, self.grpc, self.http = start_serve(db, cwd=root)
         # The decoder processes start in the background (the server decodes itself until they
         # are up); wait for the fork server and both workers so the run measures them.
         while len(descendants(self.process.pid)) < 4 and time.monotonic() < deadline:

@@ -21,7 +21,6 @@ import queue
 import re
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -32,6 +31,9 @@ from pathlib import Path
 
 import duckdb
 import grpc
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from serve import start_serve  # a sibling module, not a package
 
 from otelwatch.simulator import Export, Simulator
 
@@ -85,38 +87,6 @@ def rss_mib(pid: int) -> float:
     text = Path(f"/proc/{pid}/status").read_text()
     match = re.search(r"VmRSS:\s+(\d+) kB", text)
     return int(match[1]) / 1024 if match else 0.0
-
-
-def start_server(db: Path, extra: list[str]) -> tuple[subprocess.Popen[str], str, str]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "otelwatch",
-            "serve",
-            "--db",
-            str(db),
-            "--grpc-port",
-            "0",
-            "--http-port",
-            "0",
-            "-q",
-            *extra,
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    grpc_addr = http_addr = ""
-    while not (grpc_addr and http_addr):
-        line = proc.stdout.readline()
-        if not line:
-            raise SystemExit("otelwatch serve did not start")
-        if m := re.search(r"OTLP/gRPC\s+(\S+)", line):
-            grpc_addr = m[1]
-        if m := re.search(r"OTLP/HTTP\s+https?://(\S+)", line):
-            http_addr = m[1]
-    return proc, grpc_addr, http_addr
 
 
 class Senders:
@@ -194,7 +164,7 @@ class Senders:
 def soak(args: argparse.Namespace) -> Report:
     folder = Path(tempfile.mkdtemp(prefix="otelwatch-soak-"))
     db = Path(args.db) if args.db else folder / "soak.duckdb"
-    proc, grpc_addr, http_addr = start_server(db, args.serve_args)
+    proc, grpc_addr, http_addr = start_serve(db, args.serve_args, stderr=None)
     senders = Senders(grpc_addr, http_addr, args.senders)
     sim = Simulator(
         seed=args.seed,
