@@ -80,6 +80,11 @@ class Resource:
     session_id: str | None
     row: ResourceRow
 
+    def received_at(self, received_ns: int) -> Resource:
+        """The same resource as first seen in a request received at ``received_ns``."""
+        rid, service, text, _ = self.row
+        return Resource(rid, self.service_name, self.session_id, (rid, service, text, received_ns))
+
 
 def resource(attributes: dict[str, Any], received_ns: int) -> Resource:
     """Identify a resource by the hash of its sorted attributes."""

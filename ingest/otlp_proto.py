@@ -10,6 +10,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric, NumberDataPoint
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from otelwatch.ingest import normalize, wire
@@ -23,6 +24,36 @@ _INT64_MAX = normalize.INT64_MAX
 _NO_RECORDED_VALUE = 1  # DataPointFlags.DATA_POINT_FLAGS_NO_RECORDED_VALUE_MASK
 # Span and log record attributes, the bulk of every request, go through one shared cache.
 _attributes = FragmentCache(normalize.PROMOTED_KEYS)
+
+
+class _Resources:
+    """Decoded resources by their serialized form.
+
+    A request repeats a few resources (one per session and service), often one per handful of
+    spans, and the same ones come back in every request. Identifying one (attributes to sorted
+    JSON, hashed) costs ~7 µs; serializing it again to look it up ~0.5 µs.
+    """
+
+    __slots__ = ("_cache", "_capacity")
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self._cache: dict[bytes, normalize.Resource] = {}
+        self._capacity = capacity
+
+    def get(self, resource: Resource, received_ns: int) -> normalize.Resource:
+        """``resource`` decoded, as received at ``received_ns``."""
+        raw = resource.SerializeToString()
+        known = self._cache.get(raw)
+        if known is None:
+            known = normalize.resource(proto_attributes(resource.attributes), received_ns)
+            if len(self._cache) >= self._capacity:
+                self._cache.clear()
+            self._cache[raw] = known
+            return known
+        return known.received_at(received_ns)
+
+
+_resources = _Resources()
 
 
 def _parse(message: Any, body: bytes, what: str) -> None:
@@ -46,7 +77,7 @@ def decode_traces(body: bytes, received_ns: int) -> RowBatch:
     batch = RowBatch()
     span_row = normalize.span_row
     for resource_spans in request.resource_spans:
-        res = normalize.resource(proto_attributes(resource_spans.resource.attributes), received_ns)
+        res = _resources.get(resource_spans.resource, received_ns)
         batch.resources[res.resource_id] = res.row
         for scope_spans in resource_spans.scope_spans:
             scope_name = scope_spans.scope.name
@@ -135,7 +166,7 @@ def decode_logs(body: bytes, received_ns: int) -> RowBatch:
     batch = RowBatch()
     log_row = normalize.log_row
     for resource_logs in request.resource_logs:
-        res = normalize.resource(proto_attributes(resource_logs.resource.attributes), received_ns)
+        res = _resources.get(resource_logs.resource, received_ns)
         batch.resources[res.resource_id] = res.row
         for scope_logs in resource_logs.scope_logs:
             scope_name = scope_logs.scope.name
@@ -167,9 +198,7 @@ def decode_metrics(body: bytes, received_ns: int) -> RowBatch:
     _parse(request, body, "ExportMetricsServiceRequest")
     batch = RowBatch()
     for resource_metrics in request.resource_metrics:
-        res = normalize.resource(
-            proto_attributes(resource_metrics.resource.attributes), received_ns
-        )
+        res = _resources.get(resource_metrics.resource, received_ns)
         batch.resources[res.resource_id] = res.row
         for scope_metrics in resource_metrics.scope_metrics:
             scope_name = scope_metrics.scope.name

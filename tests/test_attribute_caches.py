@@ -143,3 +143,22 @@ def test_a_malformed_attribute_is_a_decode_error() -> None:
     cache = FragmentCache(WANTED)
     with pytest.raises(DecodeError, match="KeyValue"):
         cache.encode([b"\x0a\xff"])
+
+
+def test_resources_decode_the_same_from_the_cache_with_each_requests_receive_time() -> None:
+    """A resource seen before is looked up, not decoded again; the row keeps this request's
+    receive time (the resource's first-seen time when it is new to the store)."""
+    from otelwatch.ingest import normalize
+
+    body = build_request("traces", 50, seed=7).SerializeToString()
+    cold = otlp_proto.decode_traces(body, 1_000)
+    warm = otlp_proto.decode_traces(body, 2_000)
+    assert cold.resources.keys() == warm.resources.keys()
+    for rid, row in warm.resources.items():
+        assert row == (*cold.resources[rid][:3], 2_000)
+    # The cached form equals decoding the attributes directly.
+    request = wire.TraceRequest.FromString(body)
+    for resource_spans in request.resource_spans:
+        direct = normalize.resource(proto_attributes(resource_spans.resource.attributes), 2_000)
+        assert warm.resources[direct.resource_id] == direct.row
+    assert {s[4] for s in warm.spans} <= warm.resources.keys()
