@@ -34,6 +34,7 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import loadgen  # a sibling script, not a package
+from quiet import machine_cpu, wait_for_quiet
 from serve import start_serve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -184,20 +185,6 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def machine_cpu() -> float:
-    """Busy CPU seconds of the whole machine since boot (all cores), from /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait; guest time is already counted in user
-    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def busy_cores(seconds: float = 3.0) -> float:
-    """How many cores the machine keeps busy right now (averaged over ``seconds``)."""
-    before = machine_cpu()
-    time.sleep(seconds)
-    return (machine_cpu() - before) / seconds
-
-
 class WalWatch:
     """Notices DuckDB's checkpoints from outside: the write-ahead log file shrinks to nothing.
 
@@ -260,19 +247,6 @@ def server_code(commit: str | None, tmp: Path) -> tuple[Path, str]:
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(root)], input=archive, check=True)
     return root, f"commit {resolved}"
-
-
-def wait_for_quiet(max_busy: float, max_wait: float) -> float:
-    """Wait until other work keeps less than ``max_busy`` cores busy; returns the last sample.
-
-    The load average lags by minutes (and counts our own previous scenario), so this samples
-    the CPU actually in use instead.
-    """
-    deadline = time.monotonic() + max_wait
-    busy = busy_cores()
-    while busy >= max_busy and time.monotonic() < deadline:
-        busy = busy_cores(5.0)
-    return busy
 
 
 def stored_rows(db: Path) -> dict[str, int]:

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from bigdb import BIG_TRACE, DEFAULT_PATH, build
-from waterfall import busy_cores, wait_for_quiet
+from quiet import busy_cores, wait_for_quiet
 
 from otelwatch.commands.common import default_decode_workers
 from otelwatch.runtime import Runtime, Settings

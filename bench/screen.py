@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from waterfall import busy_cores, wait_for_quiet  # bench/ is not a package
+from quiet import busy_cores, wait_for_quiet  # bench/ is not a package
 
 from otelwatch.store import database
 

@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import statistics
 import sys
 import time
@@ -34,37 +33,13 @@ from pathlib import Path
 from typing import Any
 
 from bigdb import BIG_SPANS, BIG_TRACE, DEFAULT_PATH, build
+from quiet import busy_cores, wait_for_quiet
 from textual.worker import WorkerCancelled
 
 from otelwatch.store import database
 from otelwatch.store.reader import Reader
 
 # ---------------------------------------------------------------------------- measuring
-
-
-def busy_cores(seconds: float = 2.0) -> float:
-    """Cores kept busy by everything on the machine over ``seconds``."""
-
-    def sample() -> tuple[float, float]:
-        with open("/proc/stat") as f:
-            fields = [float(x) for x in f.readline().split()[1:]]
-        idle = fields[3] + fields[4]
-        return sum(fields) - idle, sum(fields)
-
-    busy0, total0 = sample()
-    time.sleep(seconds)
-    busy1, total1 = sample()
-    return (busy1 - busy0) / max(1.0, total1 - total0) * (os.cpu_count() or 1)
-
-
-def wait_for_quiet(max_busy: float, max_wait: float) -> float:
-    """Wait until fewer than ``max_busy`` cores are busy (or ``max_wait`` s); the last load."""
-    deadline = time.monotonic() + max_wait
-    load = busy_cores()
-    while load > max_busy and time.monotonic() < deadline:
-        time.sleep(5)
-        load = busy_cores()
-    return load
 
 
 def timings(cases: dict[str, Callable[[], Any]], repeat: int) -> dict[str, dict[str, float]]:
