@@ -453,6 +453,10 @@ class Writer:
         except BaseException:
             try:
                 conn.execute("ROLLBACK")
+            except duckdb.FatalException:
+                # The failure invalidated the database (seen when a commit's checkpoint could
+                # not remove the log): that, not the first error, is what to report.
+                raise
             except duckdb.TransactionException:
                 pass  # a failed COMMIT (or BEGIN) leaves no transaction to roll back
             except duckdb.Error:
