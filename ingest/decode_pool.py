@@ -9,15 +9,19 @@ listeners, the one writer, the database. A decoded batch crosses back by pickle,
 about a microsecond a span against ten to forty to decode it.
 
 Workers come from a fork server (a clean process started for this, not a fork of the running
-server with its threads). If a worker dies, the pool is replaced and the request tried once more;
-a request that kills the new pool too is refused as undecodable, so one poisonous request cannot
-take the others down or be retried forever.
+server with its threads). Before any of that, the pool checks that this interpreter can be run
+at all (see :func:`_check_interpreter_runs`). If a worker dies, the pool is replaced and the
+request tried once more; a request that kills the new pool too is refused as undecodable, so one
+poisonous request cannot take the others down or be retried forever.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.spawn
+import os
+import subprocess
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -55,6 +59,31 @@ def _context() -> multiprocessing.context.BaseContext:
     return context
 
 
+def _check_interpreter_runs() -> None:
+    """Raise :class:`OSError` if a new process of this Python interpreter cannot be started.
+
+    The fork server, multiprocessing's resource tracker and so every worker are new runs of
+    the interpreter. Where the system will not run it (an executable this user may not reach, a
+    sandbox), multiprocessing learns it late: the tracker dies after some semaphores were
+    registered with it, and when those are collected each prints a traceback on stderr, at a
+    moment that depends on scheduling. Checking first, with the same executable, turns that into
+    one clear reason and leaves multiprocessing untouched.
+    """
+    # Bytes when set by multiprocessing.set_executable; a str reads better in the warning.
+    executable = os.fsdecode(multiprocessing.spawn.get_executable())
+    # -I -S: no site, no environment, so the check costs ~10 ms, not an interpreter's full start.
+    result = subprocess.run(
+        [executable, "-I", "-S", "-c", ""],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=60,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise OSError(f"{executable} exited with status {result.returncode}")
+
+
 class DecodePool:
     """A :class:`Decoding` run in ``workers`` processes; called like the Decoding itself.
 
@@ -89,7 +118,11 @@ class DecodePool:
         return self._ready.is_set()
 
     def start(self) -> None:
-        """Start every worker now and wait for them; from then on calls go to the workers."""
+        """Start every worker now and wait for them; from then on calls go to the workers.
+
+        Raises :class:`OSError` if this interpreter cannot be run as a new process.
+        """
+        _check_interpreter_runs()
         with self._lock:
             if self._executor is None:
                 self._executor = self._new_executor()

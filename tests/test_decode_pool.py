@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -172,3 +174,55 @@ def test_workers_that_cannot_start_leave_decoding_to_the_server(
     traces = next(r for r in recorded("grpc") if r.signal == "traces")
     assert pool(Signal.TRACES, Encoding.PROTOBUF, traces.body, 1).span_count > 0
     pool.close()
+
+
+_START_WITH_AN_INTERPRETER_THAT_DOES_NOT_RUN = """
+import gc, logging, multiprocessing, sys
+from pathlib import Path
+from otelwatch.ingest.decode_pool import DecodePool
+from otelwatch.ingest.decoding import Decoding
+from otelwatch.ingest.signals import Encoding, Signal
+
+logging.basicConfig(format="%(levelname)s: %(message)s")
+multiprocessing.set_executable(sys.argv[1])
+pool = DecodePool(Decoding(), 2)
+pool.start_in_background().join(60)
+body = Path(sys.argv[2]).read_bytes()
+print(pool.ready, pool(Signal.TRACES, Encoding.PROTOBUF, body, 1).span_count)
+pool.close()
+del pool
+gc.collect()
+"""
+
+
+def test_an_interpreter_that_cannot_be_run_again_is_one_warning_not_tracebacks(
+    tmp_path: Path,
+) -> None:
+    # As where otelwatch runs as a user who cannot reach its own interpreter's path: starting
+    # the workers fails in a fresh process. multiprocessing alone would leave semaphores whose
+    # clean-up prints tracebacks later; the pool must say why once and decode in the server.
+    not_runnable = tmp_path / "python"
+    not_runnable.write_text("")
+    not_runnable.chmod(0o644)
+    body = tmp_path / "traces.bin"
+    body.write_bytes(next(r for r in recorded("grpc") if r.signal == "traces").body)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _START_WITH_AN_INTERPRETER_THAT_DOES_NOT_RUN,
+            str(not_runnable),
+            str(body),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    ready, spans = result.stdout.split()
+    assert ready == "False"
+    assert int(spans) > 0
+    assert result.stderr.splitlines() == [
+        "WARNING: decoding in the server itself: decoder processes did not start "
+        f"([Errno 13] Permission denied: '{not_runnable}')"
+    ]
