@@ -74,7 +74,11 @@ def _plain(reader: Reader, session_id: str | None, text: str, limit: int) -> lis
         ).fetchall()
 
 
-@pytest.mark.parametrize("text", ["", "bash", "read", "opus", "no such text"])
+# Besides words: case, characters that are wildcards in LIKE or special in a regular
+# expression, and text that is not ASCII; every answer is compared with ILIKE's.
+@pytest.mark.parametrize(
+    "text", ["", "bash", "read", "opus", "no such text", "BaSh", "_r", "-4", "%", "(", ".*", "é"]
+)
 @pytest.mark.parametrize("limit", [1, 50, 400])
 def test_the_newest_events_are_exactly_those_of_a_full_sort(
     reader: Reader, monkeypatch: pytest.MonkeyPatch, text: str, limit: int

@@ -6,6 +6,7 @@ import contextlib
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from typing import Any
 
 import duckdb
 
@@ -50,3 +51,17 @@ def like_pattern(text: str) -> str:
     """An ILIKE pattern matching ``text`` anywhere, with its wildcards taken literally."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+def text_match(text: str, *columns: str) -> tuple[str, list[Any]]:
+    """SQL true when any of ``columns`` contains ``text``, ignoring case, and its parameters."""
+    if text.isascii():
+        # A case-insensitive regular expression of the literal text, each character that is
+        # not a letter or digit written as \x{..}: over a million events' attributes, 300 ms
+        # against 540 for ILIKE. Not for other text: RE2 then folds case character by
+        # character, and took twice as long as ILIKE.
+        pattern = "(?i)" + "".join(c if c.isalnum() else f"\\x{{{ord(c):x}}}" for c in text)
+        sql = " OR ".join(f"regexp_matches({column}, ?)" for column in columns)
+        return f"({sql})", [pattern] * len(columns)
+    sql = " OR ".join(f"{column} ILIKE ? ESCAPE '\\'" for column in columns)
+    return f"({sql})", [like_pattern(text)] * len(columns)
