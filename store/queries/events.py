@@ -192,36 +192,32 @@ def _newest(
             break
         size = looked * 9 if not found else int(looked * (limit - len(found)) / len(found) * 1.3)
     found.sort(key=_time, reverse=True)
+    # The limit-th newest match so far, if there are that many: the answer is at or after it.
+    bound: list[Any] = [found[limit - 1][1]] if len(found) >= limit else []
+    since = "time_ns >= ? AND" if bound else ""
     if rematch:
-        bound: list[Any] = [found[limit - 1][1]] if len(found) >= limit else []
         return list(
             cur.execute(
                 f"""
-                SELECT {_ROW} FROM log_events
-                WHERE {"time_ns >= ? AND" if bound else ""} {where}
+                SELECT {_ROW} FROM log_events WHERE {since} {where}
                 ORDER BY time_ns DESC LIMIT ?
                 """,
                 [*bound, *params, limit],
             ).fetchall()
         )
     if top >= 0:
-        bound = ""
-        if len(found) >= limit:
-            bound = "AND time_ns >= ?"
-            params = [found[limit - 1][1], *params]
         found += cur.execute(
             f"""
-            SELECT rowid, time_ns FROM log_events
-            WHERE rowid <= ? {bound} AND {where}
+            SELECT rowid, time_ns FROM log_events WHERE rowid <= ? AND {since} {where}
             ORDER BY time_ns DESC LIMIT ?
             """,
-            [top, *params, limit],
+            [top, *bound, *params, limit],
         ).fetchall()
     found.sort(key=_time, reverse=True)
     keys = [key for key, _ in found[:limit]]
     if not keys:
         return []
-    rows = cur.execute(
+    rows: list[Any] = cur.execute(
         f"SELECT {_ROW} FROM log_events WHERE rowid IN (SELECT unnest(?::BIGINT[]))", [keys]
     ).fetchall()
     order = {key: i for i, key in enumerate(keys)}
