@@ -10,8 +10,9 @@ times follow insertion order closely, so DuckDB's per-row-group min/max skip the
 table. Traces whose root has not arrived yet are in that window too, since their spans are recent.
 Sorting by duration, cost or errors orders those newest traces, as Jaeger's search results do.
 Reading the compressed JSON column is the slow part of any query, so the list reads JSON only for
-what it has not read before (see ``_extras``). A text filter has to look at every span, so it
-takes longer. Figures: docs/benchmarks.md.
+what it has not read before (see ``_extras``). A text filter matches the most recently stored
+spans first, as the Events filter does, and aggregates only the traces it keeps. Figures:
+docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -41,6 +42,17 @@ EVENT_SLACK_NS = 600 * 10**9
 
 # How long the list trusts that a trace has no prompt, while its spans do not change.
 RECHECK_PROMPT_S = 30.0
+
+# The text filter aggregates a matched trace from this long before its latest matching span, so
+# that DuckDB skips older row groups: a trace's spans start after its root, and a turn is rarely
+# more than minutes long. A trace longer than this is listed from this point on, as the plain
+# list lists a trace from the start of its window.
+TRACE_SLACK_NS = 6 * 3600 * 10**9
+
+# How many of the most recently stored spans the text filter matches first, and how many ever
+# older slices it looks at before reading the rest in one query (see _matching_traces).
+_FIRST_LOOK = 50_000
+_LOOKS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,23 +262,12 @@ class TraceQueries(QueryBase):
         """
         with self._cursor() as cur:
             since = self._window_start(cur, session_id, limit)
-            found = _newest(self._aggregate(cur, since, None, session_id), limit)
-            extras = self._extras(cur, found, window=True)
             if text:
-                needle = text.lower()
-                keep = {
-                    r[0]
-                    for r in found
-                    if (p := extras[r[0]].prompt) is not None and needle in p.lower()
-                }
-                keep.update(self._matching_traces(cur, session_id, needle, limit))
-                known = {r[0] for r in found if r[0] in keep}
-                more = sorted(keep - known)
-                found = [r for r in found if r[0] in known]
-                if more:
-                    older = self._aggregate(cur, _NO_BOUND, more, None)
-                    found = _newest(found + older, limit)
-                    extras.update(self._extras(cur, older, window=False))
+                found = self._filtered(cur, since, session_id, text.lower(), limit)
+                extras = self._extras(cur, found, window=False)
+            else:
+                found = _newest(self._aggregate(cur, since, None, session_id), limit)
+                extras = self._extras(cur, found, window=True)
         rows = [
             TraceRow(
                 trace_id=r[0],
@@ -302,26 +303,112 @@ class TraceQueries(QueryBase):
         ).fetchone()
         return _NO_BOUND if row is None or row[0] < limit else int(row[1])
 
-    def _matching_traces(
-        self, cur: Any, session_id: str | None, needle: str, limit: int
-    ) -> list[str]:
-        """The newest traces with a span whose id, name, tool, model or session matches."""
-        params: list[Any] = [needle, needle, needle, needle, needle]
-        session = ""
+    def _filtered(
+        self, cur: Any, since: int, session_id: str | None, needle: str, limit: int
+    ) -> list[Any]:
+        """Aggregate rows of the ``limit`` newest traces that match ``needle`` (lower case):
+        by a span (see :meth:`_matching_traces`), or, among the traces the plain list shows
+        (those that started since ``since``), by their prompt."""
+        recent = self._recent(cur, since, session_id, limit)
+        prompts = self._prompts(cur, recent)
+        # Each kept trace with the time it is aggregated from.
+        keep = {t: since for t, p in prompts.items() if p is not None and needle in p.lower()}
+        for trace_id, latest in self._matching_traces(cur, session_id, needle, limit).items():
+            keep[trace_id] = since if trace_id in recent else latest - TRACE_SLACK_NS
+        if not keep:
+            return []
+        return _newest(self._aggregate(cur, min(keep.values()), sorted(keep), session_id), limit)
+
+    def _recent(
+        self, cur: Any, since: int, session_id: str | None, limit: int
+    ) -> dict[str, tuple[int, int]]:
+        """The ``limit`` newest of the traces with spans that started since ``since`` (the
+        plain list's): their first start, and their rows (a span stored twice counts twice
+        here: this only tells when a trace grows)."""
+        where, params = "", list[Any]([since])
         if session_id:
-            session, params = "AND session_id = ?", [*params, session_id]
+            where = (
+                "AND trace_id IN (SELECT trace_id FROM spans WHERE session_id = ?"
+                " AND start_ns >= ?)"
+            )
+            params += [session_id, since]
         rows = cur.execute(
             f"""
-            SELECT trace_id FROM spans
-            WHERE (starts_with(trace_id, ?) OR contains(lower(name), ?)
-                   OR contains(lower(tool_name), ?) OR contains(lower(model), ?)
-                   OR contains(lower(session_id), ?))
-                  {session}
-            GROUP BY trace_id ORDER BY max(start_ns) DESC LIMIT ?
+            SELECT trace_id, min(start_ns), count(*) FROM spans
+            WHERE start_ns >= ? {where} GROUP BY trace_id
             """,
-            [*params, limit],
+            params,
         ).fetchall()
-        return [r[0] for r in rows]
+        rows.sort(key=lambda r: (r[1], r[0]), reverse=True)
+        return {r[0]: (r[1], r[2]) for r in rows[:limit]}
+
+    def _matching_traces(
+        self, cur: Any, session_id: str | None, needle: str, limit: int
+    ) -> dict[str, int]:
+        """The ``limit`` traces whose latest span with an id, name, tool, model or session that
+        matches ``needle`` started last: trace id -> that span's start, latest first.
+
+        Matching every span costs ~15 ms at a million, most of it grouping the matches, and the
+        latest matches are almost always among the last stored, which DuckDB reads alone when
+        asked by ``rowid``. So, as the Events filter does (store/queries/events.py), this
+        matches the most recently stored :data:`_FIRST_LOOK` spans, then older slices sized by
+        the matches so far, until ``limit`` traces match (after :data:`_LOOKS` slices, the
+        rest in one query). The ``limit``-th latest match bounds that query: an older stored
+        span can only change the answer if it started at or after that time, and DuckDB reads
+        only the row groups whose min/max start reach it.
+        """
+        match = """(starts_with(trace_id, ?) OR contains(lower(name), ?)
+                    OR contains(lower(tool_name), ?) OR contains(lower(model), ?)
+                    OR contains(lower(session_id), ?))"""
+        params: list[Any] = [needle] * 5
+        if session_id:
+            match += " AND session_id = ?"
+            params.append(session_id)
+        last = cur.execute("SELECT max(rowid) FROM spans").fetchone()
+        if last is None or last[0] is None:
+            return {}
+        found: dict[str, int] = {}
+
+        def add(rows: list[Any]) -> None:
+            for trace_id, latest in rows:
+                if latest > found.get(trace_id, _NO_BOUND):
+                    found[trace_id] = latest
+
+        top = last[0]  # every rowid above `top` has been looked at
+        size = _FIRST_LOOK
+        for _ in range(_LOOKS):
+            bottom = max(top - size, -1)
+            add(
+                cur.execute(
+                    f"""
+                    SELECT trace_id, max(start_ns) FROM spans
+                    WHERE rowid > ? AND rowid <= ? AND {match} GROUP BY trace_id
+                    """,
+                    [bottom, top, *params],
+                ).fetchall()
+            )
+            looked = last[0] - bottom
+            top = bottom
+            if top < 0 or len(found) >= limit:
+                break
+            size = (
+                looked * 9 if not found else int(looked * (limit - len(found)) / len(found) * 1.3)
+            )
+        if top >= 0:
+            latest = sorted(found.values(), reverse=True)
+            bound = latest[limit - 1 : limit]
+            add(
+                cur.execute(
+                    f"""
+                    SELECT trace_id, max(start_ns) AS latest FROM spans
+                    WHERE rowid <= ? AND {"start_ns >= ? AND" if bound else ""} {match}
+                    GROUP BY trace_id ORDER BY latest DESC, trace_id DESC LIMIT ?
+                    """,
+                    [top, *bound, *params, limit],
+                ).fetchall()
+            )
+        newest = sorted(found.items(), key=lambda item: (item[1], item[0]), reverse=True)
+        return dict(newest[:limit])
 
     def _aggregate(
         self, cur: Any, since_ns: int, ids: Sequence[str] | None, session_id: str | None
@@ -395,19 +482,60 @@ class TraceQueries(QueryBase):
             extra.requests += 1
             extra.cost_usd = (extra.cost_usd or 0.0) + (cost or 0.0)
             extra.tokens = (extra.tokens or 0) + int(tokens)
-        prompts = self._known_prompts()
+        for trace_id, prompt in self._prompts(cur, {r[0]: (r[5], r[7]) for r in found}).items():
+            out[trace_id].prompt = prompt
+        # Traces without events: their logs were not exported, or not yet (the newest). Their
+        # spans' tokens are remembered for as long as the trace keeps its number of spans.
         spans = {r[0]: r[7] for r in found}
-        # A trace with no prompt found is looked at again once it has more spans, or after a
-        # while (its events may still be on their way).
+        counted: dict[str, tuple[int, int | None]] = self._memo("tokens")
+        unpriced = []
+        for trace_id, extra in out.items():
+            if extra.requests:
+                continue
+            known = counted.get(trace_id)
+            if known is not None and known[0] == spans[trace_id]:
+                extra.tokens = known[1]
+            else:
+                unpriced.append(trace_id)
+        if unpriced:
+            for trace_id, tokens in cur.execute(
+                f"""
+                SELECT trace_id, sum(coalesce(i, 0) + coalesce(o, 0) + coalesce(r, 0)
+                                     + coalesce(c, 0))
+                FROM (
+                    SELECT trace_id, span_id, {_SPAN_TOKEN_COLUMNS}
+                    FROM spans
+                    WHERE span_type = 'llm_request' AND start_ns >= ?
+                          AND list_contains(?::VARCHAR[], trace_id)
+                    GROUP BY trace_id, span_id
+                )
+                GROUP BY trace_id
+                """,
+                [min(starts[t] for t in unpriced), unpriced],
+            ).fetchall():
+                if tokens:
+                    # Spans without token attributes say nothing about tokens (not zero).
+                    out[trace_id].tokens = (out[trace_id].tokens or 0) + int(tokens)
+            for trace_id in unpriced:
+                counted[trace_id] = (spans[trace_id], out[trace_id].tokens)
+        return out
+
+    def _prompts(self, cur: Any, traces: dict[str, tuple[int, int]]) -> dict[str, str | None]:
+        """The prompt of each of ``traces`` (id -> first start and number of spans), ``None``
+        when it has none or it was redacted.
+
+        From the ``user_prompt`` events, else the ``interaction`` span's ``user_prompt``. Only
+        traces not seen before are read: a prompt never changes. A trace without one is read
+        again once it has more spans, or after a while (its events may still be on their way).
+        """
+        prompts = self._known_prompts()
         missing: dict[str, tuple[int, float]] = self._memo("without prompt")
         now = time.monotonic()
-        for trace_id, extra in out.items():
-            extra.prompt = prompts.get(trace_id)
         unknown = [
             t
-            for t in out
+            for t, (_, spans) in traces.items()
             if t not in prompts
-            and not (t in missing and missing[t][0] == spans[t] and missing[t][1] > now)
+            and not (t in missing and missing[t][0] == spans and missing[t][1] > now)
         ]
         if unknown:
             for trace_id, prompt in cur.execute(
@@ -416,55 +544,25 @@ class TraceQueries(QueryBase):
                 WHERE event_name = 'user_prompt' AND time_ns >= ?
                       AND list_contains(?::VARCHAR[], trace_id)
                 """,
-                [min(starts[t] for t in unknown) - EVENT_SLACK_NS, unknown],
+                [min(traces[t][0] for t in unknown) - EVENT_SLACK_NS, unknown],
             ).fetchall():
-                text = out[trace_id].prompt = out[trace_id].prompt or _prompt(prompt)
-                prompts[trace_id] = text
-        # Traces without events: their logs were not exported, or not yet (the newest). Their
-        # spans' tokens are remembered for as long as the trace keeps its number of spans.
-        counted: dict[str, tuple[int, int | None]] = self._memo("tokens")
-        unpriced = set()
-        for trace_id, extra in out.items():
-            if extra.requests:
-                continue
-            known = counted.get(trace_id)
-            if known is not None and known[0] == spans[trace_id]:
-                extra.tokens = known[1]
-            else:
-                unpriced.add(trace_id)
-        unprompted = {t for t in unknown if t not in prompts}
-        if unpriced or unprompted:
-            wanted = sorted(unpriced | unprompted)
-            for trace_id, span_type, tokens, prompt in cur.execute(
-                f"""
-                SELECT trace_id, span_type, sum(coalesce(i, 0) + coalesce(o, 0)
-                       + coalesce(r, 0) + coalesce(c, 0)), any_value(prompt)
-                FROM (
-                    SELECT trace_id, span_id, span_type, {_SPAN_TOKEN_COLUMNS},
-                           max(CASE WHEN span_type = 'interaction'
-                                    THEN attributes->>'user_prompt' END) AS prompt
-                    FROM spans
-                    WHERE span_type IN ('llm_request', 'interaction') AND start_ns >= ?
+                prompts[trace_id] = prompts.get(trace_id) or _prompt(prompt)
+            unprompted = [t for t in unknown if t not in prompts]
+            if unprompted:
+                for trace_id, prompt in cur.execute(
+                    """
+                    SELECT trace_id, max(attributes->>'user_prompt') FROM spans
+                    WHERE span_type = 'interaction' AND start_ns >= ?
                           AND list_contains(?::VARCHAR[], trace_id)
-                    GROUP BY trace_id, span_id, span_type
-                )
-                GROUP BY trace_id, span_type
-                """,
-                [min(starts[t] for t in wanted), wanted],
-            ).fetchall():
-                extra = out[trace_id]
-                if span_type == "llm_request" and trace_id in unpriced and tokens:
-                    # Spans without token attributes say nothing about tokens (not zero).
-                    extra.tokens = (extra.tokens or 0) + int(tokens)
-                elif span_type == "interaction" and trace_id in unprompted:
-                    extra.prompt = extra.prompt or _prompt(prompt)
-                    prompts[trace_id] = extra.prompt
-            for trace_id in unpriced:
-                counted[trace_id] = (spans[trace_id], out[trace_id].tokens)
-        for trace_id in unknown:
-            if trace_id not in prompts:
-                missing[trace_id] = (spans[trace_id], now + RECHECK_PROMPT_S)
-        return out
+                    GROUP BY trace_id
+                    """,
+                    [min(traces[t][0] for t in unprompted), unprompted],
+                ).fetchall():
+                    prompts[trace_id] = _prompt(prompt)
+            for trace_id in unknown:
+                if trace_id not in prompts:
+                    missing[trace_id] = (traces[trace_id][1], now + RECHECK_PROMPT_S)
+        return {t: prompts.get(t) for t in traces}
 
     def _known_prompts(self) -> dict[str, str | None]:
         """Prompts already read, by trace (``None``: redacted): a prompt never changes."""
