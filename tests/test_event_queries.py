@@ -80,11 +80,14 @@ def _plain(reader: Reader, session_id: str | None, text: str, limit: int) -> lis
     "text", ["", "bash", "read", "opus", "no such text", "BaSh", "_r", "-4", "%", "(", ".*", "é"]
 )
 @pytest.mark.parametrize("limit", [1, 50, 400])
+@pytest.mark.parametrize("split", [40, 10**9], ids=["halves", "whole"])
 def test_the_newest_events_are_exactly_those_of_a_full_sort(
-    reader: Reader, monkeypatch: pytest.MonkeyPatch, text: str, limit: int
+    reader: Reader, monkeypatch: pytest.MonkeyPatch, text: str, limit: int, split: int
 ) -> None:
     monkeypatch.setattr(event_queries, "_FIRST_LOOK", 120)
     monkeypatch.setattr(event_queries, "_FIRST_LOOK_TEXT", 60)
+    # Slices matched in two halves at once, on two cursors, or whole.
+    monkeypatch.setattr(event_queries, "_SPLIT", split)
     total = reader.table_counts().log_events
     assert total > 1_000  # far more than the first look
     got = reader.events(text=text, limit=limit)
@@ -97,6 +100,8 @@ def test_the_newest_events_are_exactly_those_of_a_full_sort(
         assert {r.key for r in got if r.time_ns > edge} == {k for k, t in expected if t > edge}
     if not text or text == "bash":
         assert got[0].session_id == "clock-ahead"  # found although stored first
+    with reader.snapshot():  # one cursor: the halves one after the other
+        assert reader.events(text=text, limit=limit) == got
     session = got[-1].session_id if got else None
     if session:
         by_session = reader.events(session_id=session, text=text, limit=limit)

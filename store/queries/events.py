@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from otelwatch.store.queries.base import QueryBase, text_match
@@ -88,7 +89,7 @@ class EventQueries(QueryBase):
             params.extend(match_params)
         with self._cursor() as cur:
             first = _FIRST_LOOK_TEXT if text else _FIRST_LOOK
-            rows = _newest(cur, " AND ".join(where), params, limit, first, rematch=not text)
+            rows = self._newest(cur, " AND ".join(where), params, limit, first, rematch=not text)
         return [EventRow(*row) for row in rows]
 
     def event_detail(self, key: int) -> EventDetail | None:
@@ -126,6 +127,89 @@ class EventQueries(QueryBase):
             resource=json.loads(row[15]) if row[15] else {},
         )
 
+    def _newest(
+        self, cur: Any, where: str, params: list[Any], limit: int, first: int, *, rematch: bool
+    ) -> list[Any]:
+        """The ``limit`` newest events matching ``where``: ``_ROW`` tuples, newest first.
+
+        Sorting a million events by time to keep 500 costs ~80 ms, and the newest are almost always
+        among the last stored, which DuckDB reads alone when asked by ``rowid``. So this matches the
+        most recently stored ``first`` events, then older slices sized by the rate of matches so
+        far, until ``limit`` match (after :data:`_LOOKS` slices, the rest in one query). The
+        ``limit``-th newest of those bounds the answer: an event stored before the slices can only
+        be in it at or after that time, and one query finds those reading just the row groups whose
+        min/max time reach it (events a sender's clock put ahead, for example). Each event is
+        matched once, which is what costs when ``where`` reads the attributes, and the slices return
+        whole rows: reading 500 rows again by ``rowid`` decompresses the attributes of every row
+        between them (~5 ms). With ``rematch`` (a ``where`` that is cheap to test again), one query
+        bounded by that time (or, short of ``limit`` matches, over every event) replaces the rest:
+        ~8 against ~10 ms for the plain list.
+        """
+        last = cur.execute("SELECT max(rowid) FROM log_events").fetchone()
+        if last is None or last[0] is None:
+            return []
+        # Only the rows' time when they are read again (the JSON-reading _DETAIL of every row in
+        # a 20,000-event slice costs more than the plain list's whole query).
+        columns = "rowid, time_ns" if rematch else _ROW
+
+        def look(lo: int, hi: int, cur: Any) -> list[Any]:
+            if not rematch:
+                # DuckDB 2.0.0 fails an internal assertion on ORDER BY … LIMIT n (n up to this
+                # setting's default, 50) of more than two columns under a rowid filter: its late
+                # materialization.
+                cur.execute("SET late_materialization_max_rows = 0")
+            rows: list[Any] = cur.execute(
+                f"""
+                SELECT {columns} FROM log_events
+                WHERE rowid > ? AND rowid <= ? AND {where}
+                ORDER BY time_ns DESC LIMIT ?
+                """,
+                [lo, hi, *params, limit],
+            ).fetchall()
+            return rows
+
+        found: list[Any] = []
+        top = last[0]  # every rowid above `top` has been looked at
+        size = first
+        for _ in range(_LOOKS):
+            bottom = max(top - size, -1)
+            # A slice big enough is matched in two halves at once (see _at_once).
+            middle = (bottom + top) // 2 if top - bottom >= _SPLIT else top
+            parts = [(middle, top), (bottom, middle)] if middle < top else [(bottom, top)]
+            for rows in self._at_once(cur, *(partial(look, lo, hi) for lo, hi in parts)):
+                found += rows
+            looked = last[0] - bottom
+            top = bottom
+            if top < 0 or len(found) >= limit:
+                break
+            size = (
+                looked * 9 if not found else int(looked * (limit - len(found)) / len(found) * 1.3)
+            )
+        found.sort(key=_time, reverse=True)
+        # The limit-th newest match so far, if there are that many: the answer is at or after it.
+        bound: list[Any] = [found[limit - 1][1]] if len(found) >= limit else []
+        since = "time_ns >= ? AND" if bound else ""
+        if rematch:
+            return list(
+                cur.execute(
+                    f"""
+                    SELECT {_ROW} FROM log_events WHERE {since} {where}
+                    ORDER BY time_ns DESC LIMIT ?
+                    """,
+                    [*bound, *params, limit],
+                ).fetchall()
+            )
+        if top >= 0:
+            found += cur.execute(
+                f"""
+                SELECT {_ROW} FROM log_events WHERE rowid <= ? AND {since} {where}
+                ORDER BY time_ns DESC LIMIT ?
+                """,
+                [top, *bound, *params, limit],
+            ).fetchall()
+            found.sort(key=_time, reverse=True)
+        return found[:limit]
+
 
 # The columns of an EventRow.
 _ROW = f"""
@@ -149,81 +233,9 @@ _FIRST_LOOK = 20_000
 _FIRST_LOOK_TEXT = 5_000
 # Slices looked at, ever older, before reading the rest in one query.
 _LOOKS = 2
+# A slice of at least this many events is matched in two halves at the same time.
+_SPLIT = 4_000
 
 
-def _newest(
-    cur: Any, where: str, params: list[Any], limit: int, first: int, *, rematch: bool
-) -> list[Any]:
-    """The ``limit`` newest events matching ``where``: ``_ROW`` tuples, newest first.
-
-    Sorting a million events by time to keep 500 costs ~80 ms, and the newest are almost always
-    among the last stored, which DuckDB reads alone when asked by ``rowid``. So this matches the
-    most recently stored ``first`` events, then older slices sized by the rate of matches so
-    far, until ``limit`` match (after :data:`_LOOKS` slices, the rest in one query). The
-    ``limit``-th newest of those bounds the answer: an event stored before the slices can only
-    be in it at or after that time, and one query finds those reading just the row groups whose
-    min/max time reach it (events a sender's clock put ahead, for example). Each event is
-    matched once, which is what costs when ``where`` reads the attributes; the rows are read in
-    full only for the ``limit`` kept. With ``rematch`` (a ``where`` that is cheap to test again),
-    one query bounded by that time (or, short of ``limit`` matches, over every event) reads them
-    instead: ~8 against ~10 ms for the plain list.
-    """
-    last = cur.execute("SELECT max(rowid) FROM log_events").fetchone()
-    if last is None or last[0] is None:
-        return []
-    # (rowid, time_ns) of matches. Only these two columns: with a third, DuckDB 2.0.0 fails an
-    # internal assertion on ORDER BY … LIMIT under a rowid filter (late materialization).
-    found: list[tuple[int, int]] = []
-    top = last[0]  # every rowid above `top` has been looked at
-    size = first
-    for _ in range(_LOOKS):
-        bottom = max(top - size, -1)
-        found += cur.execute(
-            f"""
-            SELECT rowid, time_ns FROM log_events
-            WHERE rowid > ? AND rowid <= ? AND {where}
-            ORDER BY time_ns DESC LIMIT ?
-            """,
-            [bottom, top, *params, limit],
-        ).fetchall()
-        looked = last[0] - bottom
-        top = bottom
-        if top < 0 or len(found) >= limit:
-            break
-        size = looked * 9 if not found else int(looked * (limit - len(found)) / len(found) * 1.3)
-    found.sort(key=_time, reverse=True)
-    # The limit-th newest match so far, if there are that many: the answer is at or after it.
-    bound: list[Any] = [found[limit - 1][1]] if len(found) >= limit else []
-    since = "time_ns >= ? AND" if bound else ""
-    if rematch:
-        return list(
-            cur.execute(
-                f"""
-                SELECT {_ROW} FROM log_events WHERE {since} {where}
-                ORDER BY time_ns DESC LIMIT ?
-                """,
-                [*bound, *params, limit],
-            ).fetchall()
-        )
-    if top >= 0:
-        found += cur.execute(
-            f"""
-            SELECT rowid, time_ns FROM log_events WHERE rowid <= ? AND {since} {where}
-            ORDER BY time_ns DESC LIMIT ?
-            """,
-            [top, *bound, *params, limit],
-        ).fetchall()
-    found.sort(key=_time, reverse=True)
-    keys = [key for key, _ in found[:limit]]
-    if not keys:
-        return []
-    rows: list[Any] = cur.execute(
-        f"SELECT {_ROW} FROM log_events WHERE rowid IN (SELECT unnest(?::BIGINT[]))", [keys]
-    ).fetchall()
-    order = {key: i for i, key in enumerate(keys)}
-    rows.sort(key=lambda row: order[row[0]])
-    return rows
-
-
-def _time(match: tuple[int, int]) -> int:
-    return match[1]
+def _time(row: Any) -> int:
+    return int(row[1])
