@@ -261,11 +261,11 @@ class TraceQueries(QueryBase):
         spans is stored.
         """
         with self._cursor() as cur:
-            since = self._window_start(cur, session_id, limit)
             if text:
-                found = self._filtered(cur, since, session_id, text.lower(), limit)
-                extras = self._extras(cur, found, window=False)
+                found, costs = self._filtered(cur, session_id, text.lower(), limit)
+                extras = self._extras(cur, found, window=False, costs=costs)
             else:
+                since = self._window_start(cur, session_id, limit)
                 found = _newest(self._aggregate(cur, since, None, session_id), limit)
                 extras = self._extras(cur, found, window=True)
         rows = [
@@ -304,20 +304,40 @@ class TraceQueries(QueryBase):
         return _NO_BOUND if row is None or row[0] < limit else int(row[1])
 
     def _filtered(
-        self, cur: Any, since: int, session_id: str | None, needle: str, limit: int
-    ) -> list[Any]:
-        """Aggregate rows of the ``limit`` newest traces that match ``needle`` (lower case):
-        by a span (see :meth:`_matching_traces`), or, among the traces the plain list shows
-        (those that started since ``since``), by their prompt."""
-        recent = self._recent(cur, since, session_id, limit)
-        prompts = self._prompts(cur, recent)
+        self, cur: Any, session_id: str | None, needle: str, limit: int
+    ) -> tuple[list[Any], dict[str, _Extras]]:
+        """Aggregate rows of the ``limit`` newest traces that match ``needle`` (lower case), and
+        the costs of every trace considered.
+
+        A trace matches by a span (see :meth:`_matching_traces`) or, among the traces the plain
+        list shows, by its prompt. The two searches run at once, and so do the aggregate of the
+        traces kept and the sum of their costs (see ``_at_once``): ~8 ms each at a million.
+        """
+
+        def by_prompt(cur: Any) -> dict[str, int]:
+            since = self._window_start(cur, session_id, limit)
+            prompts = self._prompts(cur, self._recent(cur, since, session_id, limit))
+            return {t: since for t, p in prompts.items() if p is not None and needle in p.lower()}
+
+        def by_span(cur: Any) -> dict[str, int]:
+            matched = self._matching_traces(cur, session_id, needle, limit)
+            return {t: latest - TRACE_SLACK_NS for t, latest in matched.items()}
+
         # Each kept trace with the time it is aggregated from.
-        keep = {t: since for t, p in prompts.items() if p is not None and needle in p.lower()}
-        for trace_id, latest in self._matching_traces(cur, session_id, needle, limit).items():
-            keep[trace_id] = since if trace_id in recent else latest - TRACE_SLACK_NS
+        prompted, spanned = self._at_once(cur, by_prompt, by_span)
+        keep = spanned | prompted
         if not keep:
-            return []
-        return _newest(self._aggregate(cur, min(keep.values()), sorted(keep), session_id), limit)
+            return [], {}
+        since, ids = min(keep.values()), sorted(keep)
+
+        def aggregate(cur: Any) -> Any:
+            return _newest(self._aggregate(cur, since, ids, session_id), limit)
+
+        def costs(cur: Any) -> Any:
+            return self._costs(cur, since, ids)
+
+        found, extras = self._at_once(cur, aggregate, costs)
+        return found, extras
 
     def _recent(
         self, cur: Any, since: int, session_id: str | None, limit: int
@@ -447,7 +467,14 @@ class TraceQueries(QueryBase):
         ).fetchall()
         return rows
 
-    def _extras(self, cur: Any, found: list[Any], *, window: bool) -> dict[str, _Extras]:
+    def _extras(
+        self,
+        cur: Any,
+        found: list[Any],
+        *,
+        window: bool,
+        costs: dict[str, _Extras] | None = None,
+    ) -> dict[str, _Extras]:
         """Cost, tokens and prompt of each trace in ``found``.
 
         Cost and tokens come from the ``api_request`` events' promoted columns. JSON is slow to
@@ -455,33 +482,16 @@ class TraceQueries(QueryBase):
         prompt of traces not seen before (a prompt never changes, so it is remembered), and the
         ``llm_request`` spans' tokens of traces without ``api_request`` events. With ``window``,
         ``found`` holds every trace that started since the earliest of them, and events are
-        picked in Python rather than by a join, which is several times faster.
+        picked in Python rather than by a join, which is several times faster. ``costs``, if
+        given, are the traces' from :meth:`_costs` already.
         """
-        out = {r[0]: _Extras() for r in found}
         if not found:
-            return out
+            return {}
         starts = {r[0]: r[5] for r in found}
-        pick = "" if window else "AND trace_id IN (SELECT unnest(?::VARCHAR[]))"
-        chosen = [] if window else [list(out)]
-        seen: set[tuple[Any, ...]] = set()
-        for trace_id, session, seq, time_ns, cost, tokens in cur.execute(
-            f"""
-            SELECT trace_id, session_id, event_sequence, time_ns, cost_usd,
-                   coalesce(input_tokens, 0) + coalesce(output_tokens, 0)
-                   + coalesce(cache_read_tokens, 0) + coalesce(cache_creation_tokens, 0)
-            FROM log_events
-            WHERE event_name = 'api_request' AND time_ns >= ? AND trace_id IS NOT NULL {pick}
-            """,
-            [min(starts.values()) - EVENT_SLACK_NS, *chosen],
-        ).fetchall():
-            extra = out.get(trace_id)
-            key = (trace_id, session, seq, time_ns)
-            if extra is None or key in seen:
-                continue
-            seen.add(key)
-            extra.requests += 1
-            extra.cost_usd = (extra.cost_usd or 0.0) + (cost or 0.0)
-            extra.tokens = (extra.tokens or 0) + int(tokens)
+        if costs is None:
+            # Every event since the earliest trace, picked in Python.
+            costs = self._costs(cur, min(starts.values()), None if window else list(starts))
+        out = {r[0]: costs.get(r[0]) or _Extras() for r in found}
         for trace_id, prompt in self._prompts(cur, {r[0]: (r[5], r[7]) for r in found}).items():
             out[trace_id].prompt = prompt
         # Traces without events: their logs were not exported, or not yet (the newest). Their
@@ -518,6 +528,32 @@ class TraceQueries(QueryBase):
                     out[trace_id].tokens = (out[trace_id].tokens or 0) + int(tokens)
             for trace_id in unpriced:
                 counted[trace_id] = (spans[trace_id], out[trace_id].tokens)
+        return out
+
+    def _costs(self, cur: Any, since: int, ids: list[str] | None) -> dict[str, _Extras]:
+        """Requests, cost and tokens from the ``api_request`` events of the traces ``ids`` (or
+        of every trace) that started since ``since``; each event counted once."""
+        pick = "" if ids is None else "AND trace_id IN (SELECT unnest(?::VARCHAR[]))"
+        out: dict[str, _Extras] = {}
+        seen: set[tuple[Any, ...]] = set()
+        for trace_id, session, seq, time_ns, cost, tokens in cur.execute(
+            f"""
+            SELECT trace_id, session_id, event_sequence, time_ns, cost_usd,
+                   coalesce(input_tokens, 0) + coalesce(output_tokens, 0)
+                   + coalesce(cache_read_tokens, 0) + coalesce(cache_creation_tokens, 0)
+            FROM log_events
+            WHERE event_name = 'api_request' AND time_ns >= ? AND trace_id IS NOT NULL {pick}
+            """,
+            [since - EVENT_SLACK_NS, *([] if ids is None else [ids])],
+        ).fetchall():
+            key = (trace_id, session, seq, time_ns)
+            if key in seen:
+                continue
+            seen.add(key)
+            extra = out.setdefault(trace_id, _Extras())
+            extra.requests += 1
+            extra.cost_usd = (extra.cost_usd or 0.0) + (cost or 0.0)
+            extra.tokens = (extra.tokens or 0) + int(tokens)
         return out
 
     def _prompts(self, cur: Any, traces: dict[str, tuple[int, int]]) -> dict[str, str | None]:
