@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from otelwatch.store.queries.base import QueryBase, text_match
+from otelwatch.store.queries.base import QueryBase, next_look, text_match
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,9 +182,7 @@ class EventQueries(QueryBase):
             top = bottom
             if top < 0 or len(found) >= limit:
                 break
-            size = (
-                looked * 9 if not found else int(looked * (limit - len(found)) / len(found) * 1.3)
-            )
+            size = next_look(looked, len(found), limit)
         found.sort(key=_time, reverse=True)
         # The limit-th newest match so far, if there are that many: the answer is at or after it.
         bound: list[Any] = [found[limit - 1][1]] if len(found) >= limit else []

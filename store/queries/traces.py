@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from otelwatch.store.queries.base import QueryBase, like_pattern
+from otelwatch.store.queries.base import QueryBase, like_pattern, next_look
 
 TraceSort = Literal["start", "duration", "cost", "errors"]
 TRACE_SORTS: tuple[TraceSort, ...] = ("start", "duration", "cost", "errors")
@@ -411,9 +411,7 @@ class TraceQueries(QueryBase):
             top = bottom
             if top < 0 or len(found) >= limit:
                 break
-            size = (
-                looked * 9 if not found else int(looked * (limit - len(found)) / len(found) * 1.3)
-            )
+            size = next_look(looked, len(found), limit)
         if top >= 0:
             latest = sorted(found.values(), reverse=True)
             bound = latest[limit - 1 : limit]
