@@ -151,14 +151,17 @@ class EventQueries(QueryBase):
         # Only the rows' time when they are read again (the JSON-reading _DETAIL of every row in
         # a 20,000-event slice costs more than the plain list's whole query).
         columns = "rowid, time_ns" if rematch else _ROW
+        # DuckDB 2.0.0 fails an internal assertion on ORDER BY … LIMIT n (n up to this setting's
+        # default, 50) of more than two columns under a rowid filter: its late materialization.
+        # Set once on this cursor (the looks and the rest), and on each query thread's own.
+        late_off = "SET late_materialization_max_rows = 0"
+        if not rematch:
+            cur.execute(late_off)
 
-        def look(lo: int, hi: int, cur: Any) -> list[Any]:
-            if not rematch:
-                # DuckDB 2.0.0 fails an internal assertion on ORDER BY … LIMIT n (n up to this
-                # setting's default, 50) of more than two columns under a rowid filter: its late
-                # materialization.
-                cur.execute("SET late_materialization_max_rows = 0")
-            rows: list[Any] = cur.execute(
+        def look(lo: int, hi: int, on: Any) -> list[Any]:
+            if not rematch and on is not cur:
+                on.execute(late_off)
+            rows: list[Any] = on.execute(
                 f"""
                 SELECT {columns} FROM log_events
                 WHERE rowid > ? AND rowid <= ? AND {where}
