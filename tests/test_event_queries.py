@@ -107,3 +107,55 @@ def test_the_newest_events_are_exactly_those_of_a_full_sort(
         by_session = reader.events(session_id=session, text=text, limit=limit)
         plain = _plain(reader, session, text, limit)
         assert [r.time_ns for r in by_session] == [t for _, t in plain]
+
+
+def _described(name: str, **attributes: str | int) -> bytes:
+    request = ExportLogsServiceRequest()
+    record = request.resource_logs.add().scope_logs.add().log_records.add()
+    record.time_unix_nano = DAY0
+    record.body.string_value = f"claude_code.{name}"
+    record.attributes.append(KeyValue(key="event.name", value=AnyValue(string_value=name)))
+    record.attributes.append(KeyValue(key="session.id", value=AnyValue(string_value=name)))
+    for key, value in attributes.items():
+        any_value = (
+            AnyValue(int_value=value) if isinstance(value, int) else AnyValue(string_value=value)
+        )
+        record.attributes.append(KeyValue(key=key, value=any_value))
+    return request.SerializeToString()
+
+
+# Each kind of event, the attributes it came with, and the word the list shows for it.
+DETAILS: list[tuple[str, dict[str, str | int], str | None]] = [
+    ("api_error", {"status_code": 529, "error": "Overloaded"}, "529 Overloaded"),
+    ("api_error", {"error": "timeout"}, " timeout"),
+    ("api_retries_exhausted", {"total_attempts": 11}, "after 11 attempts"),
+    ("api_retries_exhausted", {}, "after ? attempts"),
+    ("tool_decision", {"source": "config", "decision": "accept"}, "config"),
+    ("tool_result", {"error": "exit 1", "tool_name": "Bash"}, "exit 1"),
+    ("tool_result", {"tool_name": "Read"}, None),
+    ("user_prompt", {"prompt": "fix the build", "prompt_length": 13}, "fix the build"),
+    ("user_prompt", {"prompt": "<REDACTED>", "prompt_length": 42}, "42 chars"),
+    ("user_prompt", {"prompt_length": 7}, "7 chars"),
+    ("user_prompt", {}, None),
+    ("api_refusal", {}, "refused"),
+    ("api_request", {"error": "not shown", "source": "not shown"}, None),
+]
+
+
+def test_each_kind_of_event_says_what_happened(tmp_path: Path) -> None:
+    conn = database.connect(tmp_path / "d.duckdb")
+    writer = Writer(conn)
+    writer.start()
+    for name, attributes, _ in DETAILS:
+        writer.write(DECODE["logs"](_described(name, **attributes), DAY0))
+    writer.close()
+    reader = Reader(conn)
+    got = sorted((r.key, r.event_name, r.detail) for r in reader.events(limit=100))
+    assert [(name, detail) for _, name, detail in got] == [
+        (name, detail) for name, _, detail in DETAILS
+    ]
+    # The same through the filtered path, which reads whole rows in slices.
+    for name, _, detail in DETAILS:
+        assert {r.detail for r in reader.events(text=name, limit=100) if r.event_name == name} >= {
+            detail
+        }
