@@ -194,22 +194,51 @@ def _session_ids(request: Message) -> set[str]:
     return {s for s in found if len(s) >= 8}
 
 
+def _times(message: Message, offset: int = 0) -> int:
+    """The latest ``*_time_unix_nano`` anywhere in ``message``; with ``offset``, each nonzero
+    one is moved by that much first."""
+    latest = 0
+    for descriptor, value in message.ListFields():
+        if descriptor.name.endswith("time_unix_nano"):
+            moved = value + offset if value else 0
+            if moved != value:
+                setattr(message, descriptor.name, moved)
+            latest = max(latest, moved)
+        elif descriptor.message_type is None:
+            continue
+        elif descriptor.is_repeated:
+            for item in value:
+                latest = max(latest, _times(item, offset))
+        else:
+            latest = max(latest, _times(value, offset))
+    return latest
+
+
 def build_bodies(
-    signal: str, batch: int, count: int, json_body: bool, seed: int, templates: int = 8
+    signal: str,
+    batch: int,
+    count: int,
+    json_body: bool,
+    seed: int,
+    templates: int = 8,
+    now_ns: int | None = None,
 ) -> list[Body]:
-    """``count`` distinct request bodies of ``batch`` items each."""
+    """``count`` distinct request bodies of ``batch`` items each.
+
+    The simulator's templates start on a fixed day. With ``now_ns`` each is moved so that its
+    latest item is at that time, as a live sender's are: the dashboard's lists then show the
+    new items first, as they would.
+    """
     signals = ["traces", "logs", "metrics"] if signal == "mixed" else [signal]
-    stampers = [
-        Stamper(
-            build_request(s, batch, seed=seed * 1000 + t),  # type: ignore[arg-type]
-            s,
-            batch,
-            json_body,
-            seed + t,
-        )
+    requests = [
+        (s, t, build_request(s, batch, seed=seed * 1000 + t))  # type: ignore[arg-type]
         for t in range(templates)
         for s in signals
     ]
+    if now_ns is not None:
+        for _, _, request in requests:
+            _times(request, now_ns - _times(request))
+    stampers = [Stamper(request, s, batch, json_body, seed + t) for s, t, request in requests]
     # Salts count up from a random start; they never repeat within a run.
     first = random.Random(seed).randrange(1 << 30)
     return [stampers[i % len(stampers)].copy(first + i) for i in range(count)]
@@ -512,6 +541,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--warmup", type=int, default=4, help="requests sent before timing")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--now",
+        action="store_true",
+        help="time the items as of now, not the simulator's fixed day (the newest items the "
+        "dashboard lists are then these; --signal claude ignores it)",
+    )
     parser.add_argument("--timeout", type=float, default=30.0, help="per-request timeout, s")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
@@ -551,7 +586,14 @@ def execute(
     else:
         count = max(1, round(args.rate * args.duration / batch)) if args.rate else args.requests
         log(f"building {count + args.warmup} {args.transport} bodies …")
-        bodies = build_bodies(args.signal, batch, count + args.warmup, json_body, args.seed)
+        bodies = build_bodies(
+            args.signal,
+            batch,
+            count + args.warmup,
+            json_body,
+            args.seed,
+            now_ns=time.time_ns() if args.now else None,
+        )
     warm, bodies = bodies[: args.warmup], bodies[args.warmup :]
     log(
         f"built in {time.perf_counter() - built:.1f} s "
