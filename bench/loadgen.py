@@ -194,24 +194,23 @@ def _session_ids(request: Message) -> set[str]:
     return {s for s in found if len(s) >= 8}
 
 
-def _times(message: Message, offset: int = 0) -> int:
-    """The latest ``*_time_unix_nano`` anywhere in ``message``; with ``offset``, each nonzero
-    one is moved by that much first."""
-    latest = 0
+def _times(message: Message, offset: int = 0) -> tuple[float, int]:
+    """The earliest and latest nonzero ``*_time_unix_nano`` anywhere in ``message``; with
+    ``offset``, each is moved by that much first."""
+    earliest, latest = math.inf, 0
     for descriptor, value in message.ListFields():
         if descriptor.name.endswith("time_unix_nano"):
-            moved = value + offset if value else 0
-            if moved != value:
+            if value:
+                moved = value + offset
                 setattr(message, descriptor.name, moved)
-            latest = max(latest, moved)
-        elif descriptor.message_type is None:
+                earliest, latest = min(earliest, moved), max(latest, moved)
             continue
-        elif descriptor.is_repeated:
-            for item in value:
-                latest = max(latest, _times(item, offset))
-        else:
-            latest = max(latest, _times(value, offset))
-    return latest
+        if descriptor.message_type is None:
+            continue
+        for item in value if descriptor.is_repeated else [value]:
+            first, last = _times(item, offset)
+            earliest, latest = min(earliest, first), max(latest, last)
+    return earliest, latest
 
 
 def build_bodies(
@@ -221,13 +220,15 @@ def build_bodies(
     json_body: bool,
     seed: int,
     templates: int = 8,
-    now_ns: int | None = None,
+    after_ns: int | None = None,
+    rate: float | None = None,
 ) -> list[Body]:
     """``count`` distinct request bodies of ``batch`` items each.
 
-    The simulator's templates start on a fixed day. With ``now_ns`` each is moved so that its
-    latest item is at that time, as a live sender's are: the dashboard's lists then show the
-    new items first, as they would.
+    The simulator's templates start on a fixed day. With ``after_ns`` they are moved so that
+    their items come after that time, as a live sender's come after what a store holds, and
+    with ``rate`` (items/s) each round of templates is moved on by the time it takes to send:
+    the dashboard's lists then show the items sent last first, as they would.
     """
     signals = ["traces", "logs", "metrics"] if signal == "mixed" else [signal]
     requests = [
@@ -235,13 +236,23 @@ def build_bodies(
         for t in range(templates)
         for s in signals
     ]
-    if now_ns is not None:
+    step_ns = 0
+    if after_ns is not None:
         for _, _, request in requests:
-            _times(request, now_ns - _times(request))
-    stampers = [Stamper(request, s, batch, json_body, seed + t) for s, t, request in requests]
+            _times(request, after_ns + 1 - int(_times(request)[0]))
+        step_ns = round(len(requests) * batch / rate * 1e9) if rate else 0
     # Salts count up from a random start; they never repeat within a run.
     first = random.Random(seed).randrange(1 << 30)
-    return [stampers[i % len(stampers)].copy(first + i) for i in range(count)]
+    bodies: list[Body] = []
+    stampers: list[Stamper] = []
+    for i in range(count):
+        if i % len(requests) == 0 and (not stampers or step_ns):
+            if stampers:
+                for _, _, request in requests:
+                    _times(request, step_ns)
+            stampers = [Stamper(r, s, batch, json_body, seed + t) for s, t, r in requests]
+        bodies.append(stampers[i % len(stampers)].copy(first + i))
+    return bodies
 
 
 def _claude_stream(
@@ -542,10 +553,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=4, help="requests sent before timing")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
-        "--now",
-        action="store_true",
-        help="time the items as of now, not the simulator's fixed day (the newest items the "
-        "dashboard lists are then these; --signal claude ignores it)",
+        "--after-ns",
+        type=int,
+        default=None,
+        help="time the items after this Unix time in ns, not on the simulator's fixed day, so "
+        "that they are newer than what a store holds (--signal claude ignores it)",
     )
     parser.add_argument("--timeout", type=float, default=30.0, help="per-request timeout, s")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -592,7 +604,8 @@ def execute(
             count + args.warmup,
             json_body,
             args.seed,
-            now_ns=time.time_ns() if args.now else None,
+            after_ns=args.after_ns,
+            rate=args.rate,
         )
     warm, bodies = bodies[: args.warmup], bodies[args.warmup :]
     log(

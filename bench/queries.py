@@ -60,17 +60,22 @@ Case = tuple[str, str, float, Callable[[], Any]]
 """(view, query, quiet target in ms, the call)."""
 
 
-def cases(reader: Reader) -> list[Case]:
-    """Every query the views' loaders run, with arguments taken from the data."""
+def newest_ns(reader: Reader) -> int:
+    """The time of the newest item stored."""
     # A cursor of its own: under load the connection is the writer's, and a result left
     # unread on it makes the writer's next statement fail.
     with reader._conn.cursor() as cur:
-        now = int(
+        return int(
             cur.execute(
                 "SELECT greatest((SELECT max(time_ns) FROM log_events),"
                 " (SELECT max(time_ns) FROM metric_points), (SELECT max(end_ns) FROM spans))"
             ).fetchall()[0][0]
         )
+
+
+def cases(reader: Reader) -> list[Case]:
+    """Every query the views' loaders run, with arguments taken from the data."""
+    now = newest_ns(reader)
     rows = reader.traces(limit=TRACES_LIMIT)
     typical = next(r for r in rows if r.has_root and 10 <= r.spans <= 200)
     session = typical.session_id
@@ -223,8 +228,10 @@ def under_load(db: Path, args: argparse.Namespace) -> dict[str, Any]:
                     str(args.duration),
                     "--senders",
                     str(args.senders),
-                    # Timed now, as live senders are: the lists' newest rows are these.
-                    "--now",
+                    # Newer than anything stored, as a live sender's: the lists' newest rows
+                    # are these (the database's own clock is two days ahead of this machine's).
+                    "--after-ns",
+                    str(newest_ns(reader)),
                     "--json",
                 ],
                 stdout=subprocess.PIPE,
