@@ -264,10 +264,13 @@ class TraceQueries(QueryBase):
             if text:
                 found, costs = self._filtered(cur, session_id, text.lower(), limit)
                 extras = self._extras(cur, found, window=False, costs=costs)
-            else:
+            elif session_id:
                 since = self._window_start(cur, session_id, limit)
                 found = _newest(self._aggregate(cur, since, None, session_id), limit)
                 extras = self._extras(cur, found, window=True)
+            else:
+                found, costs = self._unfiltered(cur, limit)
+                extras = self._extras(cur, found, window=True, costs=costs)
         rows = [
             TraceRow(
                 trace_id=r[0],
@@ -302,6 +305,21 @@ class TraceQueries(QueryBase):
             params,
         ).fetchone()
         return _NO_BOUND if row is None or row[0] < limit else int(row[1])
+
+    def _unfiltered(self, cur: Any, limit: int) -> tuple[list[Any], dict[str, _Extras]]:
+        """Aggregate rows of the ``limit`` newest traces, and the costs of every trace since
+        the first of them starts, read at once (see ``_at_once``). Not for one session's
+        traces: its window may reach far back, and then its costs are read trace by trace."""
+        since = self._window_start(cur, None, limit)
+
+        def traces(cur: Any) -> Any:
+            return _newest(self._aggregate(cur, since, None, None), limit)
+
+        def costs(cur: Any) -> Any:
+            return self._costs(cur, since, None)
+
+        found, extras = self._at_once(cur, traces, costs)
+        return found, extras
 
     def _filtered(
         self, cur: Any, session_id: str | None, needle: str, limit: int
@@ -490,8 +508,6 @@ class TraceQueries(QueryBase):
             # Every event since the earliest trace, picked in Python.
             costs = self._costs(cur, min(starts.values()), None if window else list(starts))
         out = {r[0]: costs.get(r[0]) or _Extras() for r in found}
-        for trace_id, prompt in self._prompts(cur, {r[0]: (r[5], r[7]) for r in found}).items():
-            out[trace_id].prompt = prompt
         # Traces without events: their logs were not exported, or not yet (the newest). Their
         # spans' tokens are remembered for as long as the trace keeps its number of spans.
         spans = {r[0]: r[7] for r in found}
@@ -505,8 +521,12 @@ class TraceQueries(QueryBase):
                 extra.tokens = known[1]
             else:
                 unpriced.append(trace_id)
-        if unpriced:
-            for trace_id, tokens in cur.execute(
+
+        def prompts(cur: Any) -> dict[str, str | None]:
+            return self._prompts(cur, {r[0]: (r[5], r[7]) for r in found})
+
+        def span_tokens(cur: Any) -> list[Any]:
+            rows: list[Any] = cur.execute(
                 f"""
                 SELECT trace_id, sum(coalesce(i, 0) + coalesce(o, 0) + coalesce(r, 0)
                                      + coalesce(c, 0))
@@ -520,12 +540,21 @@ class TraceQueries(QueryBase):
                 GROUP BY trace_id
                 """,
                 [min(starts[t] for t in unpriced), unpriced],
-            ).fetchall():
-                if tokens:
-                    # Spans without token attributes say nothing about tokens (not zero).
-                    out[trace_id].tokens = (out[trace_id].tokens or 0) + int(tokens)
-            for trace_id in unpriced:
-                counted[trace_id] = (spans[trace_id], out[trace_id].tokens)
+            ).fetchall()
+            return rows
+
+        # Both read only what is not remembered (the newest traces'): at once when both do.
+        # The prompts come first, on this thread: the memos are changed on it alone.
+        calls = (prompts, span_tokens) if unpriced else (prompts,)
+        found_prompts, *found_tokens = self._at_once(cur, *calls)
+        for trace_id, prompt in found_prompts.items():
+            out[trace_id].prompt = prompt
+        for trace_id, tokens in found_tokens[0] if found_tokens else []:
+            if tokens:
+                # Spans without token attributes say nothing about tokens (not zero).
+                out[trace_id].tokens = (out[trace_id].tokens or 0) + int(tokens)
+        for trace_id in unpriced:
+            counted[trace_id] = (spans[trace_id], out[trace_id].tokens)
         return out
 
     def _costs(self, cur: Any, since: int, ids: list[str] | None) -> dict[str, _Extras]:
