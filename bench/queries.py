@@ -9,7 +9,8 @@
 3. Under load: an otelwatch ``Runtime`` on a copy of that database (listeners, writer,
    checkpointer and decoder processes, as ``otelwatch`` starts them), ``bench/loadgen.py`` in
    another process sending ``--rate`` items/s over gRPC (spans, events and metric points in
-   turn, ``--batch`` items a request, timed as of the run as a live sender's), and the same
+   turn, ``--batch`` items a request, timed after the newest item stored, as a live
+   sender's), and the same
    queries through the runtime's ``Reader`` (the one the dashboard uses) in a loop for
    ``--duration`` seconds: p50, p99 and max of each.
 
