@@ -265,11 +265,15 @@ class TraceQueries(QueryBase):
                 found, costs = self._filtered(cur, session_id, text.lower(), limit)
                 extras = self._extras(cur, found, window=False, costs=costs)
             elif session_id:
+                # A session's window may start far back (at the beginning of time when it has
+                # fewer than `limit` traces): its costs are read after the aggregate, from the
+                # first start among its traces.
                 since = self._window_start(cur, session_id, limit)
                 found = _newest(self._aggregate(cur, since, None, session_id), limit)
                 extras = self._extras(cur, found, window=True)
             else:
-                found, costs = self._unfiltered(cur, limit)
+                since = self._window_start(cur, None, limit)
+                found, costs = self._with_costs(cur, since, None, None, limit)
                 extras = self._extras(cur, found, window=True, costs=costs)
         rows = [
             TraceRow(
@@ -306,19 +310,20 @@ class TraceQueries(QueryBase):
         ).fetchone()
         return _NO_BOUND if row is None or row[0] < limit else int(row[1])
 
-    def _unfiltered(self, cur: Any, limit: int) -> tuple[list[Any], dict[str, _Extras]]:
-        """Aggregate rows of the ``limit`` newest traces, and the costs of every trace since
-        the first of them starts, read at once (see ``_at_once``). Not for one session's
-        traces: its window may reach far back, and then its costs are read trace by trace."""
-        since = self._window_start(cur, None, limit)
+    def _with_costs(
+        self, cur: Any, since: int, ids: list[str] | None, session_id: str | None, limit: int
+    ) -> tuple[list[Any], dict[str, _Extras]]:
+        """Aggregate rows of the ``limit`` newest traces with spans since ``since`` (of ``ids``,
+        or all), and the costs of those traces (``ids``, or every trace since ``since``), read
+        at once (see ``_at_once``)."""
 
-        def traces(cur: Any) -> Any:
-            return _newest(self._aggregate(cur, since, None, None), limit)
+        def aggregate(cur: Any) -> Any:
+            return _newest(self._aggregate(cur, since, ids, session_id), limit)
 
         def costs(cur: Any) -> Any:
-            return self._costs(cur, since, None)
+            return self._costs(cur, since, ids)
 
-        found, extras = self._at_once(cur, traces, costs)
+        found, extras = self._at_once(cur, aggregate, costs)
         return found, extras
 
     def _filtered(
@@ -329,7 +334,7 @@ class TraceQueries(QueryBase):
 
         A trace matches by a span (see :meth:`_matching_traces`) or, among the traces the plain
         list shows, by its prompt. The two searches run at once, and so do the aggregate of the
-        traces kept and the sum of their costs (see ``_at_once``): ~8 ms each at a million.
+        traces kept and the sum of their costs (:meth:`_with_costs`): ~8 ms each at a million.
         """
 
         def by_prompt(cur: Any) -> dict[str, int]:
@@ -346,16 +351,7 @@ class TraceQueries(QueryBase):
         keep = spanned | prompted
         if not keep:
             return [], {}
-        since, ids = min(keep.values()), sorted(keep)
-
-        def aggregate(cur: Any) -> Any:
-            return _newest(self._aggregate(cur, since, ids, session_id), limit)
-
-        def costs(cur: Any) -> Any:
-            return self._costs(cur, since, ids)
-
-        found, extras = self._at_once(cur, aggregate, costs)
-        return found, extras
+        return self._with_costs(cur, min(keep.values()), sorted(keep), session_id, limit)
 
     def _recent(
         self, cur: Any, since: int, session_id: str | None, limit: int
