@@ -263,18 +263,20 @@ class TraceQueries(QueryBase):
         with self._cursor() as cur:
             if text:
                 found, costs = self._filtered(cur, session_id, text.lower(), limit)
-                extras = self._extras(cur, found, window=False, costs=costs)
+                extras = self._extras(cur, found, costs)
             elif session_id:
                 # A session's window may start far back (at the beginning of time when it has
                 # fewer than `limit` traces): its costs are read after the aggregate, from the
                 # first start among its traces.
                 since = self._window_start(cur, session_id, limit)
                 found = _newest(self._aggregate(cur, since, None, session_id), limit)
-                extras = self._extras(cur, found, window=True)
+                first = min((r[5] for r in found), default=None)
+                costs = {} if first is None else self._costs(cur, first, None)
+                extras = self._extras(cur, found, costs)
             else:
                 since = self._window_start(cur, None, limit)
                 found, costs = self._with_costs(cur, since, None, None, limit)
-                extras = self._extras(cur, found, window=True, costs=costs)
+                extras = self._extras(cur, found, costs)
         rows = [
             TraceRow(
                 trace_id=r[0],
@@ -479,30 +481,19 @@ class TraceQueries(QueryBase):
         ).fetchall()
         return rows
 
-    def _extras(
-        self,
-        cur: Any,
-        found: list[Any],
-        *,
-        window: bool,
-        costs: dict[str, _Extras] | None = None,
-    ) -> dict[str, _Extras]:
+    def _extras(self, cur: Any, found: list[Any], costs: dict[str, _Extras]) -> dict[str, _Extras]:
         """Cost, tokens and prompt of each trace in ``found``.
 
         Cost and tokens come from the ``api_request`` events' promoted columns. JSON is slow to
         read at this scale (the column is compressed), so it is read only where needed: the
         prompt of traces not seen before (a prompt never changes, so it is remembered), and the
-        ``llm_request`` spans' tokens of traces without ``api_request`` events. With ``window``,
-        ``found`` holds every trace that started since the earliest of them, and events are
-        picked in Python rather than by a join, which is several times faster. ``costs``, if
-        given, are the traces' from :meth:`_costs` already.
+        ``llm_request`` spans' tokens of traces without ``api_request`` events. ``costs`` are
+        the traces' from :meth:`_costs` (it may hold other traces too: reading every trace's
+        events since a time and picking in Python is several times faster than a join).
         """
         if not found:
             return {}
         starts = {r[0]: r[5] for r in found}
-        if costs is None:
-            # Every event since the earliest trace, picked in Python.
-            costs = self._costs(cur, min(starts.values()), None if window else list(starts))
         out = {r[0]: costs.get(r[0]) or _Extras() for r in found}
         # Traces without events: their logs were not exported, or not yet (the newest). Their
         # spans' tokens are remembered for as long as the trace keeps its number of spans.
